@@ -1,0 +1,112 @@
+"""Image-quality and posterior metrics. Every function takes batches and returns per-image values.
+
+* :func:`psnr`, :func:`ssim` (a torch port of scikit-image's ``structural_similarity`` with its
+  defaults, verified against it in the tests), :func:`residual` (DDiff's ‖y − A(x̂)‖²/dim(y)),
+  :func:`lpips` (optional: needs the ``lpips`` extra, its torchvision, and the backbone weights).
+* Glyph metrics built on the shipped classifier and posterior distances live here too once the
+  diffusion core is in (notebook 02).
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_image, check_tensor
+
+__all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable"]
+
+
+def _pair(x: torch.Tensor, ref: torch.Tensor) -> None:
+    check_image("x", x)
+    check_image("ref", ref)
+    if ref.shape[0] == 1 and x.shape[0] > 1:
+        return
+    if x.shape != ref.shape:
+        raise ValueError(f"ref: shape {tuple(ref.shape)} does not match x {tuple(x.shape)}")
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor, *, data_range: float = 2.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per image; images in [-1, 1] (range 2). Shape (B,).
+
+    Estimates are **not** clipped first: clip yourself if that is what you want to measure.
+    """
+    _pair(x, ref)
+    mse = ((x.double() - ref.double()) ** 2).flatten(1).mean(1)
+    return (10 * torch.log10(data_range ** 2 / mse.clamp_min(1e-20))).to(x.dtype)
+
+
+def ssim(x: torch.Tensor, ref: torch.Tensor, *, data_range: float = 2.0, win_size: int = 7) -> torch.Tensor:
+    """Structural similarity per image, as ``skimage.metrics.structural_similarity`` with its
+    defaults (7×7 uniform window, K1 = 0.01, K2 = 0.03, sample covariance, border of 3 pixels
+    cropped, mean over channels). Shape (B,)."""
+    _pair(x, ref)
+    if min(x.shape[-2:]) < win_size:
+        raise ValueError(f"x: images must be at least {win_size}x{win_size} for SSIM, got {tuple(x.shape)}")
+    a, b = x.double(), ref.double().expand_as(x)
+    C = a.shape[1]
+    k = torch.ones(C, 1, win_size, win_size, dtype=a.dtype, device=a.device) / win_size ** 2
+    filt = lambda t: F.conv2d(t, k, groups=C)  # noqa: E731  (valid region = skimage's crop)
+    n = win_size ** 2
+    cov_norm = n / (n - 1)
+    ux, uy = filt(a), filt(b)
+    vx = cov_norm * (filt(a * a) - ux * ux)
+    vy = cov_norm * (filt(b * b) - uy * uy)
+    vxy = cov_norm * (filt(a * b) - ux * uy)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1).to(x.dtype)
+
+
+def residual(problem, x_hat: torch.Tensor) -> torch.Tensor:
+    """Measurement residual ‖y − A(x̂)‖² / dim(y) per image (DDiff's metric).
+
+    For a solver that explains the data without fitting the noise it is ≈ σ_y²: much lower means
+    the noise was fitted (hallucination), much higher that the data were ignored.
+    """
+    check_tensor("x_hat", x_hat, ndim=4)
+    if tuple(x_hat.shape[1:]) != tuple(problem.op.input_shape):
+        raise ValueError(f"x_hat: shape {tuple(x_hat.shape)} does not match the problem's images "
+                         f"{tuple(problem.x.shape)}")
+    with torch.no_grad():
+        r = problem.y - problem.op(x_hat)
+    return (r.double() ** 2).flatten(1).mean(1).to(x_hat.dtype)
+
+
+class LpipsUnavailable(ImportError):
+    """LPIPS cannot run here: the package, torchvision, or the backbone weights are missing."""
+
+
+@functools.lru_cache(maxsize=2)
+def _lpips_model(net: str):
+    try:
+        import lpips as _lp  # noqa: F401
+    except Exception as e:  # ImportError, or torchvision failing to import beside CPU torch
+        raise LpipsUnavailable(
+            "lpips: the LPIPS metric needs the optional 'lpips' package and a torchvision that matches "
+            "your torch. Install them with `pip install -e \".[lpips]\"` (on a CPU-only torch install the "
+            f"matching CPU torchvision first). Import failed with: {type(e).__name__}: {e}") from None
+    try:
+        model = _lp.LPIPS(net=net, verbose=False)
+    except Exception as e:
+        raise LpipsUnavailable(
+            f"lpips: the '{net}' backbone weights could not be loaded (they are downloaded by torchvision "
+            "on first use, so this needs the internet once, or the file in torch's hub cache "
+            f"$TORCH_HOME/hub/checkpoints). Error: {type(e).__name__}: {e}") from None
+    return model.eval()
+
+
+def lpips(x: torch.Tensor, ref: torch.Tensor, *, net: str = "alex") -> torch.Tensor:
+    """LPIPS distance per image (lower is closer). Grayscale images are repeated to 3 channels.
+
+    Raises :class:`LpipsUnavailable` with what is missing and how to install it when the
+    optional dependency or its weights are not there; it never downloads silently in a test.
+    """
+    _pair(x, ref)
+    model = _lpips_model(net).to(x.device)
+    a, b = x, ref.expand_as(x)
+    if a.shape[1] == 1:
+        a, b = a.repeat(1, 3, 1, 1), b.repeat(1, 3, 1, 1)
+    with torch.no_grad():
+        return model(a.float(), b.float()).flatten().to(x.dtype)

@@ -1,0 +1,198 @@
+"""Named inverse problems: ``make_problem(task, x, sigma_y=..., seed=...)`` (notebook 01).
+
+Defaults are the papers' 256-pixel settings scaled to the image side ``n`` (ALGORITHMS §0c):
+sizes scale with the side (a 128-px box on 256 is a 16-px box on 32), kernel widths likewise,
+with the Gaussian blur kept visibly strong on small images (std ≥ 1 px). Every default can be
+overridden by keyword; unknown keywords are an error, never ignored.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ._checks import (check_choice, check_fraction, check_image, check_int, check_positive,
+                      make_generator)
+from .noise import Noise, make_noise
+from .operators import (HDR, JPEG, BlockCS, Convolution, Identity, Mask, Operator, PhaseRetrieval,
+                        Separable, avg_pool_matrix, bicubic_matrix, box_mask, circulant,
+                        freeform_mask, gaussian_kernel1d, motion_kernel, random_mask,
+                        random_orthogonal)
+
+__all__ = ["InverseProblem", "make_problem", "make_operator", "TASKS", "task_defaults"]
+
+
+def _odd(v: float) -> int:
+    return 2 * int(round((v - 1) / 2)) + 1
+
+
+def task_defaults(task: str, size: int) -> dict[str, Any]:
+    """The default parameters of ``task`` on ``size``×``size`` images, with where they come from."""
+    check_choice("task", task, TASKS)
+    s = size / 256
+    d: dict[str, Any] = {
+        "denoise": {},
+        # DPS: 128x128 hole on 256, margin 16, one random box per image
+        "box_inpaint": {"box": max(1, round(128 * s)), "margin": round(16 * s)},
+        # DAPS / DDiff drop 70 % of the pixels
+        "random_inpaint": {"p": 0.7},
+        # Palette-style brush strokes; 20-30 % hole
+        "freeform_inpaint": {"hole_range": (0.2, 0.3)},
+        "sr2": {"factor": 2}, "sr4": {"factor": 4}, "sr8": {"factor": 8},
+        "sr4_bicubic": {"factor": 4},
+        # DPS: 61x61 kernel, std 3.0 on 256 -> std 0.375 on 32 would be invisible: keep >= 1 px
+        "gaussian_blur": {"std": max(3.0 * s, 1.0)},
+        # DPS/DAPS: 61x61 kernel, intensity 0.5 -> 9x9 on 32
+        "motion_blur": {"kernel_size": max(5, _odd(61 * s)), "intensity": 0.5},
+        "cs10": {"ratio": 0.10, "block": 32}, "cs25": {"ratio": 0.25, "block": 32},
+        # DPS: pad by side/4 each way ("oversampling 2")
+        "phase_retrieval": {"oversampling": 2.0},
+        "hdr": {"scale": 2.0},
+        "jpeg10": {"quality": 10, "straight_through": False},
+    }[task]
+    return d
+
+
+TASKS = ("denoise", "box_inpaint", "random_inpaint", "freeform_inpaint", "sr2", "sr4", "sr8",
+         "sr4_bicubic", "gaussian_blur", "motion_blur", "cs10", "cs25", "phase_retrieval", "hdr",
+         "jpeg10")
+
+
+def make_operator(task: str, input_shape, *, batch: int = 1, generator: torch.Generator | None = None,
+                  **params) -> Operator:
+    """Build the forward operator of ``task`` for images of ``input_shape`` = (C, H, W).
+
+    Per-image random parts (inpainting masks) are drawn for ``batch`` images from ``generator``;
+    shared ones (motion kernel, sensing matrix) once.
+    """
+    check_choice("task", task, TASKS)
+    C, H, W = (int(v) for v in input_shape)
+    if H != W:
+        raise ValueError(f"x: square images expected, got {H}x{W}")
+    g = make_generator(0, generator)
+    p = task_defaults(task, H)
+    unknown = set(params) - set(p)
+    if unknown:
+        raise TypeError(f"{sorted(unknown)[0]}: not a parameter of task {task!r}; "
+                        f"its parameters are {sorted(p) or 'none'}")
+    p.update(params)
+    shape = (C, H, W)
+    if task == "denoise":
+        return Identity(shape)
+    if task == "box_inpaint":
+        box = check_int("box", p["box"], lo=1)
+        margin = check_int("margin", p["margin"], lo=0)
+        if box + 2 * margin > H:
+            raise ValueError(f"box: a {box}-px box with margin {margin} does not fit a {H}-px image")
+        return Mask(box_mask(batch, H, box, margin, g), C, "box_inpaint")
+    if task == "random_inpaint":
+        pr = check_fraction("p", p["p"])
+        return Mask(random_mask(batch, H, pr, g), C, "random_inpaint")
+    if task == "freeform_inpaint":
+        lo, hi = p["hole_range"]
+        check_fraction("hole_range", lo, hi=0.9)
+        check_fraction("hole_range", hi, lo=lo, hi=0.9, closed_hi=True)
+        if hi - lo < 0.05:
+            raise ValueError(f"hole_range: needs a range at least 0.05 wide, got {p['hole_range']}")
+        return Mask(freeform_mask(batch, H, (lo, hi), g), C, "freeform_inpaint")
+    if task in ("sr2", "sr4", "sr8", "sr4_bicubic"):
+        f = check_int("factor", p["factor"], lo=1)
+        if H % f:
+            raise ValueError(f"factor: image side {H} is not divisible by {f}")
+        if task == "sr4_bicubic":
+            m = bicubic_matrix(H, f)
+            return Separable(m, m, C, task)
+        m = avg_pool_matrix(H, f)
+        return Separable(m, m, C, task)
+    if task == "gaussian_blur":
+        std = check_positive("std", p["std"])
+        radius = min(int(math.ceil(4 * std)), (H - 1) // 2)   # scipy's truncate = 4
+        k = gaussian_kernel1d(std, radius)
+        c = circulant(k, H)
+        return Separable(c, c, C, "gaussian_blur")
+    if task == "motion_blur":
+        ks = check_int("kernel_size", p["kernel_size"], lo=1, hi=H)
+        if ks % 2 == 0:
+            raise ValueError(f"kernel_size: must be odd, got {ks}")
+        intensity = check_fraction("intensity", p["intensity"], closed_hi=True)
+        return Convolution(motion_kernel(ks, intensity, g), shape, "motion_blur")
+    if task in ("cs10", "cs25"):
+        ratio = check_fraction("ratio", p["ratio"], lo=1e-6, closed_hi=True)
+        b = check_int("block", p["block"], lo=1)
+        if H % b:
+            raise ValueError(f"block: image side {H} is not divisible by the block {b}")
+        return BlockCS(shape, ratio, random_orthogonal(b * b, g), b)
+    if task == "phase_retrieval":
+        ov = check_positive("oversampling", p["oversampling"])
+        if ov < 1:
+            raise ValueError(f"oversampling: must be >= 1, got {ov}")
+        return PhaseRetrieval(shape, ov)
+    if task == "hdr":
+        return HDR(shape, check_positive("scale", p["scale"]))
+    if task == "jpeg10":
+        q = check_int("quality", p["quality"], lo=1, hi=100)
+        return JPEG(shape, q, straight_through=bool(p["straight_through"]))
+    raise AssertionError(task)  # pragma: no cover
+
+
+@dataclass
+class InverseProblem:
+    """A measured inverse problem y = A(x) + noise.
+
+    Attributes:
+        task: task name. op: the operator. x: ground truth (B, C, H, W) in [-1, 1].
+        y: measurement (B, *op.output_shape). noise: the noise model. sigma_y: Gaussian std in
+        [-1, 1] units (0 for Poisson/speckle). params: the task parameters used. seed: the seed.
+    """
+
+    task: str
+    op: Operator
+    x: torch.Tensor
+    y: torch.Tensor
+    noise: Noise
+    sigma_y: float
+    params: dict = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.x.shape[0]
+
+    def residual(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """‖y − A(x̂)‖² / dim(y) per image (DDiff's hallucination gauge; ≈ σ_y² is ideal)."""
+        from .metrics import residual
+        return residual(self, x_hat)
+
+    def __repr__(self):
+        return (f"InverseProblem(task={self.task!r}, x={tuple(self.x.shape)}, y={tuple(self.y.shape)}, "
+                f"noise={self.noise!r})")
+
+
+def make_problem(task: str, x: torch.Tensor, *, sigma_y: float = 0.0, noise: str | Noise = "gaussian",
+                 seed: int = 0, generator: torch.Generator | None = None, rate: float = 1.0,
+                 looks: float = 10.0, **params) -> InverseProblem:
+    """Build the operator of ``task`` for the images ``x`` and measure them.
+
+    Args:
+        task: one of :data:`TASKS`.
+        x: ground-truth images (B, C, H, W) in [-1, 1], square.
+        sigma_y: Gaussian noise std in [-1, 1] units.
+        noise: ``"gaussian"``, ``"poisson"`` (DPS convention, set by ``rate``) or ``"speckle"``
+            (Gamma, set by ``looks``), or a :class:`~invlab.noise.Noise`.
+        seed / generator: randomness of masks, kernels and noise (same seed ⇒ identical y).
+        **params: task parameters overriding :func:`task_defaults` (e.g. ``box=12``, ``p=0.9``).
+    """
+    check_choice("task", task, TASKS)
+    check_image("x", x)
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"x: square images expected, got shape {tuple(x.shape)}")
+    nz = make_noise(noise, sigma_y=sigma_y, rate=rate, looks=looks)
+    g = make_generator(seed, generator)
+    op = make_operator(task, x.shape[1:], batch=x.shape[0], generator=g, **params)
+    with torch.no_grad():
+        y = nz.sample(op(x), g)
+    used = task_defaults(task, x.shape[-1])
+    used.update(params)
+    return InverseProblem(task, op, x, y, nz, nz.sigma_y, used, seed)

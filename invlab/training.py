@@ -1,0 +1,170 @@
+"""Training loops the ``data_scripts/`` call: seeded, checkpointed, resumable.
+
+A session may be stopped at any moment, so every loop here
+
+* draws its data and noise from generators seeded by ``(seed, step)``: a resumed run sees
+  exactly the batches an uninterrupted run would have seen;
+* writes a full checkpoint (model, EMA, optimiser moments, step) as safetensors — never pickle —
+  every ``save_every`` steps and when its time budget runs out;
+* appends its losses to a JSON-lines log that ships with the weights (notebooks plot it).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+__all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
+           "train_eps_model", "glyph_unet_config", "linear_alpha_bar"]
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator for one training step: the same numbers whenever that step is run."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 7 + stream)
+
+
+def linear_alpha_bar(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """ᾱ_t of the papers' linear schedule, float64 (ALGORITHMS §0)."""
+    betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+    return torch.cumprod(1 - betas, 0)
+
+
+def glyph_unet_config() -> dict:
+    """The UNet2DModel configuration of the shipped ``glyphs32`` prior (1.8 M parameters).
+
+    Sixteen channels at full resolution keep a DDIM step on 64 glyphs near 0.1 s on two CPU
+    cores; attention sits at 8×8 and 4×4 where it is cheap.
+    """
+    return dict(sample_size=32, in_channels=1, out_channels=1, block_out_channels=(16, 32, 64, 96),
+                down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"),
+                up_block_types=("AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+                layers_per_block=1, norm_num_groups=8)
+
+
+class EMA:
+    """Exponential moving average of parameters with the usual warm-up (decay ≤ (1+n)/(10+n))."""
+
+    def __init__(self, model: torch.nn.Module, decay: float = 0.999):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+    def copy_to(self, model: torch.nn.Module) -> None:
+        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in self.shadow.items()})
+
+
+@dataclass
+class TrainState:
+    step: int
+    model: torch.nn.Module
+    ema: EMA
+    opt: torch.optim.Optimizer
+
+
+def save_train_state(path: str, state: TrainState) -> None:
+    """Write model, EMA and AdamW moments to one safetensors file (atomic rename)."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in state.model.state_dict().items()}
+    tensors.update({f"ema.{k}": v.cpu().contiguous() for k, v in state.ema.shadow.items()})
+    names = [n for n, _ in state.model.named_parameters()]
+    params = [p for _, p in state.model.named_parameters()]
+    for n, p in zip(names, params):
+        st = state.opt.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in st:
+                tensors[f"opt.{key}.{n}"] = st[key].detach().cpu().contiguous()
+        if "step" in st:
+            tensors[f"opt.step.{n}"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+    tmp = path + ".tmp"
+    save_file(tensors, tmp, metadata={"step": str(state.step)})
+    os.replace(tmp, path)
+
+
+def load_train_state(path: str, state: TrainState) -> int:
+    """Restore a checkpoint written by :func:`save_train_state`; returns the step."""
+    from safetensors import safe_open
+    with safe_open(path, "pt") as f:
+        step = int(f.metadata()["step"])
+    t = load_file(path)
+    state.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+    state.ema.shadow = {k[4:]: v for k, v in t.items() if k.startswith("ema.")}
+    for n, p in state.model.named_parameters():
+        if f"opt.exp_avg.{n}" in t:
+            state.opt.state[p] = {
+                "exp_avg": t[f"opt.exp_avg.{n}"].to(p.device),
+                "exp_avg_sq": t[f"opt.exp_avg_sq.{n}"].to(p.device),
+                "step": t[f"opt.step.{n}"].reshape(()).clone(),
+            }
+    state.step = step
+    return step
+
+
+def train_eps_model(model: torch.nn.Module, data_fn: Callable[[int, int], torch.Tensor], *,
+                    steps: int, batch_size: int, lr: float, ckpt_path: str, log_path: str,
+                    seed: int = 0, ema_decay: float = 0.999, warmup: int = 200,
+                    save_every: int = 250, log_every: int = 50, time_budget_s: float = math.inf,
+                    alpha_bar: torch.Tensor | None = None, device: str | torch.device = "cpu",
+                    on_save: Callable[[TrainState], None] | None = None) -> TrainState:
+    """Train an ε-prediction diffusion model, resuming from ``ckpt_path`` if it exists.
+
+    ``data_fn(step, batch_size)`` returns the clean batch of that step, in [-1, 1]. The loss is
+    the DDPM simple loss E‖ε − ε_θ(√ᾱ_t x + √(1−ᾱ_t) ε, t)‖² with t uniform on 0..T−1.
+    Returns the final state; ``on_save`` is called after each checkpoint (e.g. to export EMA).
+    """
+    device = torch.device(device)
+    model.to(device).train()
+    ab = (linear_alpha_bar() if alpha_bar is None else alpha_bar).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    state = TrainState(0, model, EMA(model, ema_decay), opt)
+    if os.path.exists(ckpt_path):
+        load_train_state(ckpt_path, state)
+    t_start = time.time()
+    log = open(log_path, "a")
+    running, n_run = 0.0, 0
+    while state.step < steps:
+        step = state.step
+        x0 = data_fn(step, batch_size).to(device)
+        g = step_generator(seed, step)
+        t = torch.randint(0, ab.numel(), (x0.shape[0],), generator=g).to(device)
+        eps = torch.randn(x0.shape, generator=g).to(device)
+        a = ab[t].float().view(-1, 1, 1, 1)
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / warmup)
+        loss = F.mse_loss(model(x_t, t).sample, eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state.ema.update(model, step)
+        state.step = step + 1
+        running += float(loss.detach())
+        n_run += 1
+        if state.step % log_every == 0:
+            log.write(json.dumps({"step": state.step, "loss": running / n_run,
+                                  "seconds": round(time.time() - t_start, 1)}) + "\n")
+            log.flush()
+            running, n_run = 0.0, 0
+        out_of_time = time.time() - t_start > time_budget_s
+        if state.step % save_every == 0 or state.step == steps or out_of_time:
+            save_train_state(ckpt_path, state)
+            if on_save is not None:
+                on_save(state)
+        if out_of_time:
+            break
+    log.close()
+    return state
