@@ -25,7 +25,8 @@ __all__ = ["InverseProblem", "make_problem", "make_operator", "TASKS", "task_def
 
 
 def _odd(v: float) -> int:
-    return 2 * int(round((v - 1) / 2)) + 1
+    """The smallest odd integer >= v."""
+    return 2 * int(math.ceil((v - 1) / 2)) + 1
 
 
 def task_defaults(task: str, size: int) -> dict[str, Any]:
