@@ -3,8 +3,9 @@
 * :func:`psnr`, :func:`ssim` (a torch port of scikit-image's ``structural_similarity`` with its
   defaults, verified against it in the tests), :func:`residual` (DDiff's ‖y − A(x̂)‖²/dim(y)),
   :func:`lpips` (optional: needs the ``lpips`` extra, its torchvision, and the backbone weights).
-* Glyph metrics built on the shipped classifier and posterior distances live here too once the
-  diffusion core is in (notebook 02).
+* Glyph metrics built on the shipped classifier (:func:`classifier_accuracy`,
+  :func:`frechet_distance` in its penultimate features — our data set's FID analogue) and
+  :func:`sliced_wasserstein` between vector samples (notebook 02).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import torch.nn.functional as F
 
 from ._checks import check_image, check_tensor
 
-__all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable"]
+__all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable", "classifier_probs",
+           "classifier_accuracy", "classifier_features", "frechet_distance", "sliced_wasserstein"]
 
 
 def _pair(x: torch.Tensor, ref: torch.Tensor) -> None:
@@ -110,3 +112,86 @@ def lpips(x: torch.Tensor, ref: torch.Tensor, *, net: str = "alex") -> torch.Ten
         a, b = a.repeat(1, 3, 1, 1), b.repeat(1, 3, 1, 1)
     with torch.no_grad():
         return model(a.float(), b.float()).flatten().to(x.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# glyph metrics on the shipped classifier
+
+def _glyph_batch(name: str, x: torch.Tensor) -> torch.Tensor:
+    check_tensor(name, x, ndim=4)
+    if tuple(x.shape[1:]) != (1, 32, 32):
+        raise ValueError(f"{name}: the glyph classifier reads (B, 1, 32, 32) images, got {tuple(x.shape)}")
+    return x
+
+
+def _batched(fn, x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    from .classifier import load_classifier
+    model = load_classifier(x.device)
+    with torch.no_grad():
+        return torch.cat([fn(model, x[i:i + chunk].float().clamp(-1, 1)) for i in range(0, x.shape[0], chunk)])
+
+
+def classifier_probs(x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (B, 10) of the shipped glyph classifier (inputs clamped to [-1, 1])."""
+    _glyph_batch("x", x)
+    return _batched(lambda m, b: torch.softmax(m(b), 1), x)
+
+
+def classifier_accuracy(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per image: 1.0 where the classifier reads the intended digit, else 0.0. Shape (B,)."""
+    _glyph_batch("x", x)
+    if not isinstance(labels, torch.Tensor) or labels.shape != (x.shape[0],):
+        raise ValueError(f"labels: expected a ({x.shape[0]},) tensor of digits")
+    return (classifier_probs(x).argmax(1).cpu() == labels.cpu()).to(torch.float32)
+
+
+def classifier_features(x: torch.Tensor) -> torch.Tensor:
+    """The classifier's 128-D penultimate features, (B, 128) float64."""
+    _glyph_batch("x", x)
+    return _batched(lambda m, b: m.features(b), x).double()
+
+
+def _frechet(fa: torch.Tensor, fb: torch.Tensor) -> float:
+    mu_a, mu_b = fa.mean(0), fb.mean(0)
+    ca, cb = torch.cov(fa.T), torch.cov(fb.T)
+    # Tr (Ca Cb)^{1/2} = Σ sqrt(eig(Ca^{1/2} Cb Ca^{1/2}))
+    ea, va = torch.linalg.eigh(ca)
+    sa = va @ torch.diag(ea.clamp_min(0).sqrt()) @ va.T
+    ev = torch.linalg.eigvalsh(sa @ cb @ sa).clamp_min(0)
+    return float(((mu_a - mu_b) ** 2).sum() + torch.trace(ca) + torch.trace(cb) - 2 * ev.sqrt().sum())
+
+
+def frechet_distance(x_a: torch.Tensor, x_b: torch.Tensor) -> float:
+    """Fréchet distance between two sets of glyph images in the classifier's feature space:
+    ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2(Σ_a Σ_b)^{1/2}) — FID's formula with our classifier.
+
+    A set-level number (one float): compare sets of equal size, ideally ≥ 500 images; small sets
+    are biased upwards.
+    """
+    _glyph_batch("x_a", x_a)
+    _glyph_batch("x_b", x_b)
+    if x_a.shape[0] < 2 or x_b.shape[0] < 2:
+        raise ValueError("x_a: need at least two images per set")
+    return _frechet(classifier_features(x_a).cpu(), classifier_features(x_b).cpu())
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_dirs: int = 100,
+                       generator: torch.Generator | None = None) -> float:
+    """Sliced 2-Wasserstein distance between two sample sets (n, d) and (m, d):
+    sqrt(mean over ``n_dirs`` random unit directions θ of W_2²(θᵀa, θᵀb)).
+
+    1-D W_2 compares sorted projections (quantiles at common levels when n ≠ m).
+    """
+    check_tensor("a", a, ndim=2)
+    check_tensor("b", b, ndim=2)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"b: dimension {b.shape[1]} does not match a's {a.shape[1]}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    theta = torch.randn(a.shape[1], n_dirs, generator=g, dtype=torch.float64)
+    theta = theta / theta.norm(dim=0, keepdim=True)
+    pa = (a.double().cpu() @ theta).sort(0).values
+    pb = (b.double().cpu() @ theta).sort(0).values
+    if pa.shape[0] != pb.shape[0]:
+        q = torch.linspace(0, 1, max(pa.shape[0], pb.shape[0]), dtype=torch.float64)
+        pa, pb = torch.quantile(pa, q, dim=0), torch.quantile(pb, q, dim=0)
+    return float(((pa - pb) ** 2).mean(0).mean().sqrt())

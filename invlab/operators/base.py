@@ -49,9 +49,12 @@ class Operator:
         key = (name, like.device, like.dtype)
         if key not in self._cache:
             master = getattr(self, name)
-            dtype = like.dtype if master.is_floating_point() and not master.is_complex() else (
-                (torch.complex128 if like.dtype == torch.float64 else torch.complex64)
-                if master.is_complex() else master.dtype)
+            if master.is_complex():
+                dtype = torch.complex128 if like.dtype == torch.float64 else torch.complex64
+            elif master.is_floating_point():
+                dtype = like.dtype
+            else:
+                dtype = master.dtype
             self._cache[key] = master.to(device=like.device, dtype=dtype)
         return self._cache[key]
 

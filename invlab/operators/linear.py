@@ -172,9 +172,9 @@ class Separable(LinearOperator):
         swp[:sw.numel()] = sw
         s2 = torch.outer(shp, swp)
         self.s = s2[None].expand(channels, -1, -1).reshape(1, -1).contiguous()
-        smax = float(s2.max())
-        inv = lambda s: torch.where(s > self.rcond ** 0.5 * smax ** 0.5, 1 / s, torch.zeros_like(s))  # noqa: E731
-        # pinv of a Kronecker product is the Kronecker product of the pinvs
+        # pinv of a Kronecker product is the Kronecker product of the pinvs (each factor truncated
+        # at √rcond of its largest singular value, so the product is truncated near rcond)
+        inv = lambda s: torch.where(s > self.rcond ** 0.5 * s.max(), 1 / s, torch.zeros_like(s))  # noqa: E731
         self.ph = self.vh[:, :sh.numel()] @ torch.diag(inv(sh)) @ uh.T
         self.pw = self.vw[:, :sw.numel()] @ torch.diag(inv(sw)) @ uw.T
 

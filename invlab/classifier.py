@@ -1,0 +1,59 @@
+"""The glyph classifier: a small CNN whose predictions and penultimate features give the course
+its semantic metrics (classifier accuracy, Fréchet distance), as ImageNet papers use a ResNet.
+
+Trained by ``data_scripts/train_classifier.py``; weights ship in ``invlab/weights/glyph_classifier``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file
+
+__all__ = ["GlyphClassifier", "load_classifier"]
+
+
+class GlyphClassifier(nn.Module):
+    """(B, 1, 32, 32) in [-1, 1] → 10 logits; ``features`` gives the 128-D penultimate layer."""
+
+    def __init__(self, width: int = 24, feat: int = 128):
+        super().__init__()
+        w = width
+
+        def block(i, o):
+            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(),
+                                 nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
+
+        self.body = nn.Sequential(block(1, w), block(w, 2 * w), block(2 * w, 4 * w))     # 32 → 4
+        self.neck = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * w * 16, feat), nn.ReLU())
+        self.head = nn.Linear(feat, 10)
+        self.config = {"width": width, "feat": feat}
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neck(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(device: str) -> GlyphClassifier:
+    from .diffusion.hub import PriorUnavailable, weights_dir
+    path = weights_dir("glyph_classifier")
+    if not (path / "model.safetensors").exists():
+        raise PriorUnavailable(f"the glyph classifier weights are missing from {path}; "
+                               "run data_scripts/train_classifier.py")
+    cfg = json.loads((path / "config.json").read_text())
+    model = GlyphClassifier(cfg["width"], cfg["feat"])
+    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    return model.eval().to(device)
+
+
+def load_classifier(device="cpu") -> GlyphClassifier:
+    """The shipped classifier (eval mode, frozen), cached per device."""
+    model = _load(str(torch.device(device)))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

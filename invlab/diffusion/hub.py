@@ -1,0 +1,105 @@
+"""``load_prior(name)``: the shipped glyph prior, analytic mixtures, and diffusers hub models.
+
+Hub models load through the ordinary ``from_pretrained`` (safetensors only) from the Hugging Face
+cache. Offline with nothing cached, the error says to run ``data_scripts/fetch_pretrained.py``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .._checks import check_int
+from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
+from .priors import UNetPrior
+from .schedule import VPSchedule
+
+__all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir"]
+
+PRIORS = ("glyphs32", "gmm2d", "gmm-grid")
+HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/ddpm-ema-bedroom-256")
+
+
+class PriorUnavailable(OSError):
+    """A prior's weights are not on this machine (offline, or never downloaded)."""
+
+
+def weights_dir(name: str) -> Path:
+    """Folder of a model shipped inside the package (``invlab/weights/<name>``)."""
+    return Path(__file__).resolve().parent.parent / "weights" / name
+
+
+def _schedule_from(path_or_id: str, subfolder: str | None = None, **kw) -> VPSchedule:
+    from diffusers import DDPMScheduler
+    try:
+        cfg = DDPMScheduler.load_config(path_or_id, subfolder=subfolder, **kw)
+    except Exception:
+        return VPSchedule.linear()   # repos without a scheduler config use the DDPM default
+    return VPSchedule.from_config(cfg)
+
+
+def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, **kw) -> UNetPrior:
+    from diffusers import UNet2DModel
+    subfolder = None
+    local = Path(path_or_id)
+    if local.is_dir():
+        subfolder = "unet" if (local / "unet" / "config.json").exists() else None
+    else:
+        try:
+            from huggingface_hub import hf_hub_download
+            idx = hf_hub_download(path_or_id, "model_index.json", **kw)
+            subfolder = "unet" if "unet" in json.loads(Path(idx).read_text()) else None
+        except Exception:
+            subfolder = None
+    unet = UNet2DModel.from_pretrained(path_or_id, subfolder=subfolder, use_safetensors=True,
+                                       low_cpu_mem_usage=False, torch_dtype=dtype, **kw)
+    sched = _schedule_from(path_or_id, "scheduler" if subfolder else None, **kw)
+    prior = UNetPrior(unet, sched, name=name)
+    return prior.to(device=device) if device is not None else prior
+
+
+def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: bool | None = None):
+    """A prior by name.
+
+    Args:
+        name: ``"glyphs32"`` (shipped: 32×32 glyphs, 1.8 M-parameter UNet), ``"gmm2d"`` (2-D
+            mixture for pictures), ``"gmm-grid"`` (25-component benchmark mixture in ``dim``
+            dimensions), a diffusers hub id such as ``"google/ddpm-ema-celebahq-256"``, or a local
+            folder saved with ``save_pretrained``.
+        dim: dimension of ``"gmm-grid"``.
+        device, dtype: where the network lives (default: CPU, float32).
+        offline: look only in the local cache (default: the ``HF_HUB_OFFLINE`` setting).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+        PriorUnavailable: a hub model that is not cached and cannot be downloaded here.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a string, got {type(name).__name__}")
+    if name == "glyphs32":
+        path = weights_dir("glyphs32")
+        if not (path / "config.json").exists():
+            raise PriorUnavailable(f"name: the shipped glyphs32 weights are missing from {path}; "
+                                   "reinstall invlab or run data_scripts/train_prior.py")
+        return _load_unet_prior(str(path), "glyphs32", device=device, dtype=dtype)
+    if name == "gmm2d":
+        return GaussianMixturePrior(gmm2d(), name="gmm2d")
+    if name == "gmm-grid":
+        check_int("dim", dim, lo=2)
+        return GaussianMixturePrior(gmm_grid(dim), name=f"gmm-grid{dim}")
+    if Path(name).is_dir():
+        return _load_unet_prior(name, Path(name).name, device=device, dtype=dtype)
+    parts = name.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"name: unknown prior {name!r}; choose one of {list(PRIORS)}, a diffusers hub id "
+                         f"such as {list(HUB_PRIORS)}, or a local save_pretrained folder")
+    if offline is None:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    try:
+        return _load_unet_prior(name, name, device=device, dtype=dtype, local_files_only=offline)
+    except (OSError, ValueError, EnvironmentError) as e:
+        raise PriorUnavailable(
+            f"name: the hub model {name!r} is not in the local Hugging Face cache and could not be downloaded "
+            f"here. On a machine with internet run `python data_scripts/fetch_pretrained.py {name}` once "
+            f"(it checks sha256 and stores safetensors in the cache). Cause: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}") from None

@@ -1,0 +1,7 @@
+"""Solvers: one plain function per method, one signature for all (notebooks 02–09).
+
+``solver(problem, prior, *, <hyperparameters>, generator=None, callback=None) -> Result``;
+:data:`SOLVERS` maps names to functions.
+"""
+from .base import SOLVERS, Result, solver  # noqa: F401
+from .baselines import prior_sample, pseudo_inverse  # noqa: F401

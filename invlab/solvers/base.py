@@ -1,0 +1,182 @@
+"""Solver plumbing shared by every method (notebook 02 onwards).
+
+Every solver is a plain function ``solver(problem, prior, *, <hyperparameters>, generator=None,
+callback=None) -> Result`` decorated with :func:`solver`. The decorator
+
+* checks that the problem and the prior fit (image shape) before any work;
+* hands the function a *counting* view of the prior: every ``prior.eps`` call is one network
+  forward pass (``nfe``) and every backward pass through one of its outputs is a VJP (``vjp``),
+  so a solver cannot under-report its cost;
+* times the call and records peak memory (CUDA allocator peak on a GPU, peak resident-set growth
+  sampled every 5 ms on the CPU);
+* registers the function in :data:`SOLVERS` under its name.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["Result", "SOLVERS", "solver", "CountingPrior"]
+
+SOLVERS: dict[str, Callable] = {}
+
+
+@dataclass
+class Result:
+    """What a solver returns.
+
+    Attributes:
+        x: the estimate (B, C, H, W) (or (B, d) for vector priors).
+        nfe: network forward passes (calls of ``prior.eps``; one call = one batched pass).
+        vjp: network backward passes (vector–Jacobian products through the network).
+        seconds: wall time of the call.
+        peak_memory_bytes: peak extra memory during the call (see module docstring), or None.
+        trajectory: optional snapshots (list of tensors) the solver chose to keep.
+        info: solver-specific extras (e.g. per-step losses).
+    """
+
+    x: torch.Tensor
+    nfe: int = 0
+    vjp: int = 0
+    seconds: float = 0.0
+    peak_memory_bytes: int | None = None
+    trajectory: list | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self):
+        return (f"Result(x={tuple(self.x.shape)}, nfe={self.nfe}, vjp={self.vjp}, "
+                f"seconds={self.seconds:.3g}, peak_memory_bytes={self.peak_memory_bytes})")
+
+
+class _Counter:
+    def __init__(self):
+        self.nfe = 0
+        self.vjp = 0
+
+    def hook(self, grad):
+        self.vjp += 1
+        return grad
+
+
+def CountingPrior(prior, counter: _Counter):
+    """A shallow copy of ``prior`` whose ``eps`` counts forward and backward network passes.
+
+    Everything derived from ``eps`` (``x0``, ``score``, ``sample``, ``purify``) goes through the
+    counting version, because those methods call ``self.eps``.
+    """
+    counted = copy.copy(prior)
+    inner = prior.eps
+
+    def eps(x_t, t):
+        counter.nfe += 1
+        out = inner(x_t, t)
+        if out.requires_grad:
+            out.register_hook(counter.hook)
+        return out
+
+    counted.eps = eps
+    return counted
+
+
+class _PeakMemory:
+    """Peak memory during a block: CUDA allocator peak, or sampled RSS growth on Linux CPUs."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak: int | None = None
+
+    @staticmethod
+    def _rss() -> int | None:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            return None
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            return self
+        self.base = self._rss()
+        self.max = self.base
+        self._stop = threading.Event()
+        if self.base is not None:
+            def watch():
+                while not self._stop.wait(0.005):
+                    r = self._rss()
+                    if r is not None and r > self.max:
+                        self.max = r
+            self._thread = threading.Thread(target=watch, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = int(torch.cuda.max_memory_allocated(self.device) - self.base)
+            return False
+        if self.base is not None:
+            self._stop.set()
+            self._thread.join()
+            r = self._rss()
+            self.max = max(self.max, r or 0)
+            self.peak = int(self.max - self.base)
+        return False
+
+
+def _check_fit(problem, prior) -> None:
+    from ..problems import InverseProblem
+    if not isinstance(problem, InverseProblem):
+        raise TypeError(f"problem: expected an InverseProblem (invlab.make_problem), got {type(problem).__name__}")
+    shape = tuple(getattr(prior, "image_shape", ()))
+    if not shape:
+        raise TypeError(f"prior: expected an invlab prior (invlab.load_prior), got {type(prior).__name__}")
+    if tuple(problem.op.input_shape) != shape:
+        raise ValueError(f"problem: the operator works on images of shape {tuple(problem.op.input_shape)} but the "
+                         f"{getattr(prior, 'name', 'given')} prior makes {shape}; build the problem at the prior's size")
+
+
+def solver(fn: Callable) -> Callable:
+    """Register ``fn`` in :data:`SOLVERS` and wrap it with checks, cost counting and timing.
+
+    Inside ``fn`` the ``prior`` argument is the counting view; ``fn`` returns the estimate
+    (a tensor) or a :class:`Result` whose cost fields the wrapper fills in.
+    """
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    if [p.name for p in params[:2]] != ["problem", "prior"] or not {"generator", "callback"} <= sig.parameters.keys():
+        raise TypeError(f"{fn.__name__}: a solver takes (problem, prior, *, ..., generator=None, callback=None)")
+
+    @functools.wraps(fn)
+    def wrapped(problem, prior, **kwargs):
+        unknown = set(kwargs) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"{sorted(unknown)[0]}: not a hyperparameter of {fn.__name__}; "
+                            f"it takes {[p.name for p in params[2:]]}")
+        _check_fit(problem, prior)
+        counter = _Counter()
+        counted = CountingPrior(prior, counter)
+        device = problem.y.device
+        t0 = time.perf_counter()
+        with _PeakMemory(device) as mem:
+            out = fn(problem, counted, **kwargs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+        res = out if isinstance(out, Result) else Result(x=out)
+        res.x = res.x.detach()
+        res.nfe, res.vjp, res.seconds, res.peak_memory_bytes = counter.nfe, counter.vjp, seconds, mem.peak
+        return res
+
+    SOLVERS[fn.__name__] = wrapped
+    return wrapped
