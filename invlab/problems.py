@@ -16,12 +16,12 @@ import torch
 from ._checks import (check_choice, check_fraction, check_image, check_int, check_positive,
                       make_generator)
 from .noise import Noise, make_noise
-from .operators import (HDR, JPEG, BlockCS, Convolution, Identity, Mask, Operator, PhaseRetrieval,
+from .operators import (HDR, JPEG, BlockCS, Convolution, Identity, Mask, Matrix, Operator, PhaseRetrieval,
                         Separable, avg_pool_matrix, bicubic_matrix, box_mask, circulant,
                         freeform_mask, gaussian_kernel1d, motion_kernel, random_mask,
                         random_orthogonal)
 
-__all__ = ["InverseProblem", "make_problem", "make_operator", "TASKS", "task_defaults"]
+__all__ = ["InverseProblem", "make_problem", "make_operator", "linear_problem", "TASKS", "task_defaults"]
 
 
 def _odd(v: float) -> int:
@@ -197,3 +197,26 @@ def make_problem(task: str, x: torch.Tensor, *, sigma_y: float = 0.0, noise: str
     used = task_defaults(task, x.shape[-1])
     used.update(params)
     return InverseProblem(task, op, x, y, nz, nz.sigma_y, used, seed)
+
+
+def linear_problem(A: torch.Tensor, x: torch.Tensor, *, sigma_y: float, seed: int = 0,
+                   generator: torch.Generator | None = None, y: torch.Tensor | None = None) -> InverseProblem:
+    """A vector problem y = A x + σ_y n with an explicit (m, d) matrix — the Gaussian-mixture
+    ground truth (ALGORITHMS §8). ``x`` is (B, d); pass ``y`` (B, m) to use a given measurement
+    (e.g. one y repeated B times, to draw B posterior samples for the same data)."""
+    from ._checks import check_tensor
+    check_tensor("x", x, ndim=2)
+    op = Matrix(A)
+    if x.shape[1] != op.input_shape[0]:
+        raise ValueError(f"x: expected (B, {op.input_shape[0]}) vectors for A of shape {tuple(A.shape)}, "
+                         f"got {tuple(x.shape)}")
+    nz = make_noise("gaussian", sigma_y=sigma_y)
+    g = make_generator(seed, generator)
+    if y is None:
+        with torch.no_grad():
+            y = nz.sample(op(x), g)
+    else:
+        check_tensor("y", y, ndim=2)
+        if y.shape != (x.shape[0],) + op.output_shape:
+            raise ValueError(f"y: expected shape {(x.shape[0],) + op.output_shape}, got {tuple(y.shape)}")
+    return InverseProblem("matrix", op, x, y.to(x), nz, nz.sigma_y, {"A": tuple(A.shape)}, seed)

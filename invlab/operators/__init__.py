@@ -7,7 +7,7 @@ name with :func:`invlab.make_operator` (or :func:`invlab.make_problem`, which al
 """
 from .base import (Composed, LinearOperator, Operator, SVDView, batch_dot,  # noqa: F401
                    conjugate_gradient, least_squares)
-from .linear import (BlockCS, Convolution, Identity, Mask, Separable, avg_pool_matrix,  # noqa: F401
+from .linear import (BlockCS, Convolution, Identity, Mask, Matrix, Separable, avg_pool_matrix,  # noqa: F401
                      bicubic_matrix, circulant, gaussian_kernel1d)
 from .nonlinear import HDR, JPEG, PhaseRetrieval, dct_matrix, jpeg_quant_tables  # noqa: F401
 from .random import box_mask, freeform_mask, motion_kernel, random_mask, random_orthogonal  # noqa: F401

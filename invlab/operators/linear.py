@@ -13,7 +13,7 @@ import torch
 
 from .base import LinearOperator, SVDView
 
-__all__ = ["Identity", "Mask", "Separable", "Convolution", "BlockCS", "avg_pool_matrix",
+__all__ = ["Identity", "Mask", "Separable", "Convolution", "BlockCS", "Matrix", "avg_pool_matrix",
            "bicubic_matrix", "gaussian_kernel1d", "circulant"]
 
 
@@ -339,3 +339,42 @@ class BlockCS(LinearOperator):
             return c.unflatten(-1, self.output_shape[:2] + (n,))[..., :self.m]
 
         return SVDView(self.s, vt, v, ut, u)
+
+
+# ---------------------------------------------------------------------------------------------
+class Matrix(LinearOperator):
+    """y = A x for vectors x of shape (d,) and an explicit (m, d) matrix — the Gaussian-mixture
+    ground-truth problems (ALGORITHMS §8). Full SVD view (A = U diag(s) Vᵀ, s padded to d)."""
+
+    has_svd = True
+
+    def __init__(self, A: torch.Tensor, name: str = "matrix"):
+        if not isinstance(A, torch.Tensor) or A.ndim != 2:
+            raise ValueError("A: expected an (m, d) matrix tensor")
+        m, d = A.shape
+        super().__init__((d,), (m,))
+        self.name = name
+        self.A = A.to(torch.float64)
+        u, s, vh = torch.linalg.svd(self.A)
+        self.u, self.v = u, vh.T.contiguous()
+        sp = torch.zeros(d, dtype=torch.float64)
+        sp[:s.numel()] = s
+        self.s = sp[None]
+        self.k = s.numel()
+
+    def forward(self, x):
+        return x @ self._buf("A", x).T
+
+    def adjoint(self, y):
+        return y @ self._buf("A", y)
+
+    def svd(self):
+        d = self.input_shape[0]
+
+        def ut(y):
+            out = y.new_zeros(y.shape[:-1] + (d,))
+            out[..., :self.k] = (y @ self._buf("u", y))[..., :self.k]
+            return out
+
+        return SVDView(self.s, lambda x: x @ self._buf("v", x), lambda c: c @ self._buf("v", c).T, ut,
+                       lambda c: c[..., :self.k] @ self._buf("u", c)[:, :self.k].T)

@@ -1,0 +1,51 @@
+"""The shipped glyph classifier and the metrics built on it."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import invlab
+from invlab import metrics
+from invlab.diffusion import weights_dir
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return invlab.glyphs(600, split="test", start=5000)
+
+
+def test_classifier_shipped_small_and_accurate(test_set):
+    size = sum(f.stat().st_size for f in weights_dir("glyph_classifier").iterdir())
+    assert size <= 2 * 2 ** 20
+    x, labels = test_set
+    acc = float(metrics.classifier_accuracy(x, labels).mean())
+    assert acc >= 0.98
+
+
+def test_classifier_probabilities(test_set):
+    x, _ = test_set
+    p = metrics.classifier_probs(x[:50])
+    assert p.shape == (50, 10)
+    torch.testing.assert_close(p.sum(1), torch.ones(50))
+    assert float((p.max(1).values >= 0.9).float().mean()) > 0.9
+
+
+def test_frechet_distance_orders_sets(test_set):
+    x, _ = test_set
+    train = invlab.glyphs(600, split="train", seed=3)[0]
+    blurred = F.avg_pool2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+    noise = torch.rand(600, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    same = metrics.frechet_distance(x[:300], x[:300])
+    fd_train = metrics.frechet_distance(train, x)
+    fd_blur = metrics.frechet_distance(blurred, x)
+    fd_noise = metrics.frechet_distance(noise, x)
+    assert abs(same) < 1e-6
+    assert fd_train < fd_blur < fd_noise
+
+
+def test_glyph_metric_bad_input():
+    with pytest.raises(ValueError, match=r"x: the glyph classifier reads \(B, 1, 32, 32\)"):
+        metrics.classifier_probs(torch.zeros(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="labels: expected a"):
+        metrics.classifier_accuracy(torch.zeros(2, 1, 32, 32), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="x_a: need at least two images"):
+        metrics.frechet_distance(torch.zeros(1, 1, 32, 32), torch.zeros(5, 1, 32, 32))
