@@ -90,22 +90,38 @@ class GaussianMixturePrior(Prior):
         self.name = name
 
     def _noisy(self, t: torch.Tensor):
-        """Per-sample component parameters of p_t: means √ᾱ μ_k and Cholesky of ᾱΣ_k + (1−ᾱ)I."""
-        a = self.schedule.ab(t)                                        # (B,)
-        mu = a.sqrt()[:, None, None] * self.mixture.means[None]        # B, K, d
+        """Per-sample component parameters of p_t: means √ᾱ μ_k and Cholesky of ᾱΣ_k + (1−ᾱ)I.
+
+        Factorised once per distinct t (solvers pass one t for the whole batch) and indexed."""
+        uniq, inv = torch.unique(t, return_inverse=True)
+        a = self.schedule.ab(uniq)                                     # (U,)
+        mu = a.sqrt()[:, None, None] * self.mixture.means[None]        # U, K, d
         eye = torch.eye(self.mixture.dim, dtype=torch.float64)
         cov = a[:, None, None, None] * self.mixture.covs[None] + (1 - a)[:, None, None, None] * eye
-        return mu, torch.linalg.cholesky(cov)
+        L = torch.linalg.cholesky(cov)
+        if uniq.numel() == 1:
+            return mu, L                                               # broadcast over the batch
+        return mu[inv], L[inv]
+
+    def _whiten(self, x: torch.Tensor, t: torch.Tensor):
+        """L⁻¹(x − √ᾱ μ_k) per component, its inverse factor, and log-responsibilities."""
+        mu, L = self._noisy(t)
+        eye = torch.eye(L.shape[-1], dtype=L.dtype).expand_as(L)
+        Linv = torch.linalg.solve_triangular(L, eye, upper=False)      # (1 or B, K, d, d)
+        diff = x[:, None, :] - mu                                      # B, K, d
+        sol = torch.einsum("...kij,bkj->bki", Linv, diff) if Linv.shape[0] == 1 else \
+            torch.einsum("bkij,bkj->bki", Linv, diff)
+        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+        logr = torch.log(self.mixture.weights.clamp_min(1e-300))[None] - 0.5 * ((sol ** 2).sum(-1) + logdet)
+        return sol, Linv, logr
 
     def _score_flat(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        mu, L = self._noisy(t)
-        diff = x[:, None, :] - mu                                      # B, K, d
-        sol = torch.linalg.solve_triangular(L, diff[..., None], upper=False)   # L⁻¹ diff
-        maha = (sol[..., 0] ** 2).sum(-1)
-        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
-        logr = torch.log(self.mixture.weights.clamp_min(1e-300))[None] - 0.5 * (maha + logdet)
+        sol, Linv, logr = self._whiten(x, t)
         r = torch.softmax(logr, dim=1)                                 # responsibilities
-        prec_diff = torch.linalg.solve_triangular(L.transpose(-1, -2), sol, upper=True)[..., 0]
+        if Linv.shape[0] == 1:
+            prec_diff = torch.einsum("...kji,bkj->bki", Linv, sol)      # Σ_t⁻¹ (x − √ᾱ μ_k)
+        else:
+            prec_diff = torch.einsum("bkji,bkj->bki", Linv, sol)
         return -(r[..., None] * prec_diff).sum(1)
 
     def _eps(self, x_t, t):
@@ -117,11 +133,7 @@ class GaussianMixturePrior(Prior):
     def responsibilities(self, x_t: torch.Tensor, t) -> torch.Tensor:
         """p(component k | x_t), shape (B, K)."""
         tt = self._check(x_t, t)
-        mu, L = self._noisy(tt)
-        diff = x_t.reshape(x_t.shape[0], -1).double().cpu()[:, None, :] - mu
-        sol = torch.linalg.solve_triangular(L, diff[..., None], upper=False)[..., 0]
-        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
-        return torch.softmax(torch.log(self.mixture.weights)[None] - 0.5 * ((sol ** 2).sum(-1) + logdet), 1)
+        return torch.softmax(self._whiten(x_t.reshape(x_t.shape[0], -1).double().cpu(), tt)[2], 1)
 
     def _reference(self, device=None, dtype=None):
         return torch.empty(0, device=device or "cpu", dtype=dtype or torch.float64)
