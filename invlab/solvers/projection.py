@@ -135,7 +135,8 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = T
                 total = 1 - a_s
                 injected = torch.where(obs, a_s * (lam * sy / s_safe) ** 2, torch.zeros_like(s))
                 rest = (total - injected).clamp_min(0)
-                det = torch.minimum(rest, torch.full_like(rest, total * (1 - eta ** 2)))
+                # the injected y-noise takes the place of the deterministic ε̂ share first
+                det = (total * (1 - eta ** 2) - injected).clamp_min(0)
                 epsbar = sv.Vt(eps)
                 zbar = _noise(epsbar.shape, generator, epsbar)
                 noise_bar = det.sqrt() * epsbar + (rest - det).sqrt() * zbar
