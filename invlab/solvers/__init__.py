@@ -7,3 +7,4 @@ from .base import SOLVERS, Result, solver  # noqa: F401
 from .baselines import prior_sample, pseudo_inverse  # noqa: F401
 from .guidance import dps, pigdm  # noqa: F401,E402
 from .projection import ddnm, ddrm  # noqa: F401,E402
+from .dpg import dpg  # noqa: F401,E402
