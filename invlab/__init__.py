@@ -12,5 +12,5 @@ from . import diffusion, metrics, noise, operators, solvers, viz  # noqa: F401
 from .data import glyphs, test_image  # noqa: F401
 from .diffusion import load_prior  # noqa: F401
 from .problems import TASKS, InverseProblem, make_operator, make_problem, task_defaults  # noqa: F401
-from .setup import setup_notebook  # noqa: F401
+from ._notebook import setup_notebook  # noqa: F401
 from .solvers import SOLVERS, Result  # noqa: F401

@@ -275,7 +275,7 @@ for t in table:
     titles += [t, "y"] + [f"{k}\n{v:.1f} dB" for k, v in table[t].items()]
 show_images(rows, titles, ncols=5, size=1.8);
 
-# %% tags=["nbval-check-output"]
+# %%
 for t, row in table.items():
     print(f"{t:<15}" + "  ".join(f"{k.split(' ')[0]} {v:5.1f} dB" for k, v in row.items()))
 
