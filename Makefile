@@ -23,8 +23,9 @@ install: $(STAMP)
 course: $(STAMP)
 	$(PY) tools/build_course.py --out build/course
 
-## make test: install, then unit tests, the notebook pairing check and every notebook under nbval
+## make test: install, then lint, unit tests, the notebook pairing check and every notebook under nbval
 test: $(STAMP)
+	$(VENV)/bin/ruff check invlab tests data_scripts benchmarks tools
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:randomly notebooks/
 

@@ -57,8 +57,8 @@ def main(argv=None) -> None:
     ap.add_argument("--hours", type=float, default=float("inf"), help="stop (after a checkpoint) after this long")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--ckpt", default=os.path.join(os.environ.get("INVLAB_CACHE", os.path.expanduser("~/.cache/invlab")),
-                                                   "train", "glyphs32.safetensors"))
+    cache = os.environ.get("INVLAB_CACHE", os.path.expanduser("~/.cache/invlab"))
+    ap.add_argument("--ckpt", default=os.path.join(cache, "train", "glyphs32.safetensors"))
     ap.add_argument("--init-from-shipped", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:

@@ -233,7 +233,8 @@ def test_glyph_prior_shipped_and_deterministic(glyph_prior):
 
 
 @pytest.mark.parametrize("call, exc, match", [
-    (lambda p: p.eps(torch.zeros(1, 1, 16, 16), 5), ValueError, r"x_t: the glyphs32 prior expects shape \(B, 1, 32, 32\)"),
+    (lambda p: p.eps(torch.zeros(1, 1, 16, 16), 5), ValueError,
+     r"x_t: the glyphs32 prior expects shape \(B, 1, 32, 32\)"),
     (lambda p: p.eps(torch.zeros(1, 3, 32, 32), 5), ValueError, "x_t: the glyphs32 prior expects"),
     (lambda p: p.eps(torch.zeros(1, 1, 32, 32), 1000), ValueError, r"t: must lie in \[0, 1000\)"),
     (lambda p: p.eps(torch.zeros(1, 1, 32, 32), -1), ValueError, "t: must lie in"),

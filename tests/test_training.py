@@ -22,9 +22,13 @@ def _data(step, batch):
 
 def test_resume_is_exact(tmp_path):
     kw = dict(batch_size=4, lr=1e-3, seed=3, save_every=2, log_every=1, warmup=2)
-    a = train_eps_model(_tiny(), _data, steps=4, ckpt_path=str(tmp_path / "a.st"), log_path=str(tmp_path / "a.log"), **kw)
-    train_eps_model(_tiny(), _data, steps=2, ckpt_path=str(tmp_path / "b.st"), log_path=str(tmp_path / "b.log"), **kw)
-    b = train_eps_model(_tiny(), _data, steps=4, ckpt_path=str(tmp_path / "b.st"), log_path=str(tmp_path / "b.log"), **kw)
+    def run(steps, name):
+        return train_eps_model(_tiny(), _data, steps=steps, ckpt_path=str(tmp_path / f"{name}.st"),
+                               log_path=str(tmp_path / f"{name}.log"), **kw)
+
+    a = run(4, "a")
+    run(2, "b")
+    b = run(4, "b")
     assert b.step == 4
     for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         assert torch.equal(va, vb), k

@@ -149,7 +149,8 @@ class GaussianMixturePrior(Prior):
         check_positive("sigma_y", sigma_y)
         m, d = A.shape
         if d != self.mixture.dim or y.shape != (m,):
-            raise ValueError(f"A: expected shape (m, {self.mixture.dim}) and y (m,), got {tuple(A.shape)} and {tuple(y.shape)}")
+            raise ValueError(f"A: expected shape (m, {self.mixture.dim}) and y (m,), "
+                             f"got {tuple(A.shape)} and {tuple(y.shape)}")
         mix = self.mixture
         s2 = float(sigma_y) ** 2
         prec = torch.cholesky_inverse(mix.chol)                        # Σ_k⁻¹

@@ -142,8 +142,9 @@ def _check_fit(problem, prior) -> None:
     if not shape:
         raise TypeError(f"prior: expected an invlab prior (invlab.load_prior), got {type(prior).__name__}")
     if tuple(problem.op.input_shape) != shape:
-        raise ValueError(f"problem: the operator works on images of shape {tuple(problem.op.input_shape)} but the "
-                         f"{getattr(prior, 'name', 'given')} prior makes {shape}; build the problem at the prior's size")
+        raise ValueError(f"problem: the operator works on images of shape {tuple(problem.op.input_shape)} but "
+                         f"the {getattr(prior, 'name', 'given')} prior makes {shape}; "
+                         "build the problem at the prior's size")
 
 
 def solver(fn: Callable) -> Callable:
@@ -154,7 +155,8 @@ def solver(fn: Callable) -> Callable:
     """
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
-    if [p.name for p in params[:2]] != ["problem", "prior"] or not {"generator", "callback"} <= sig.parameters.keys():
+    names = [p.name for p in params]
+    if names[:2] != ["problem", "prior"] or not {"generator", "callback"} <= set(names):
         raise TypeError(f"{fn.__name__}: a solver takes (problem, prior, *, ..., generator=None, callback=None)")
 
     @functools.wraps(fn)

@@ -60,7 +60,8 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
         likelihood: str | None = None, clamp: bool | None = None, keep: int = 0, generator=None, callback=None):
     """Diffusion Policy Gradient guidance, the algorithm box of ALGORITHMS §2. Per step t:
 
-    1. x̂_0 = Tweedie(x_t), clamped to [-1, 1] for image priors (``clamp``); x' = the unconditional DDPM (respaced grid) or DDIM (η = 0) step.
+    1. x̂_0 = Tweedie(x_t), clamped to [-1, 1] for image priors (``clamp``); x' = the unconditional
+       DDPM (respaced grid) or DDIM (η = 0) step.
     2. E_t = ‖y − A x̂_0‖²; Z_t = 0.9 Z_{t+1} + 0.1 E_t (Z = E at the first step);
        r_t = max(√(Z_t/D)/2, r_min).  [Poisson: Z_t = ‖y − A x̂_0‖₁, r_t = max(Z_t/D, r_min)]
     3. x_0^(i) = x̂_0 + r_t ξ_i (N samples, detached); p_i = exp(−(‖y − A x_0^(i)‖² − E_t)/Z_t).

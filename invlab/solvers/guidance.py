@@ -33,9 +33,11 @@ def likelihood_of(problem, likelihood: str | None) -> str:
         return "poisson" if is_poisson else "gaussian"
     check_choice("likelihood", likelihood, ("gaussian", "poisson"))
     if is_poisson and likelihood != "poisson":
-        raise ValueError("likelihood: the problem has Poisson noise; use likelihood='poisson' (weighted least squares)")
+        raise ValueError("likelihood: the problem has Poisson noise; "
+                         "use likelihood='poisson' (weighted least squares)")
     if likelihood == "poisson" and not is_poisson:
-        raise ValueError(f"likelihood: 'poisson' needs a Poisson-noise problem, this one has {problem.noise.name} noise")
+        raise ValueError(f"likelihood: 'poisson' needs a Poisson-noise problem, "
+                         f"this one has {problem.noise.name} noise")
     return likelihood
 
 
