@@ -297,3 +297,30 @@ def test_solver_checks_problem_prior_fit(glyph_prior):
 
 def test_env_not_leaked():
     assert os.environ.get("HF_HUB_OFFLINE") in (None, "0", "1")
+
+
+def test_sampler_callbacks_and_grids():
+    prior = GaussianMixturePrior(gmm2d())
+    seen = []
+    prior.sample(3, 7, generator=_g(), callback=lambda i, t, x, x0: seen.append((i, t, x.shape, x0.shape)))
+    assert [s[1] for s in seen] == timesteps(1000, 7).tolist()
+    seen.clear()
+    prior.sample(3, 5, method="ddpm", generator=_g(), callback=lambda i, t, x, x0: seen.append(t))
+    assert seen == timesteps(1000, 5, "respaced").tolist()
+    seen.clear()
+    out = prior.purify(torch.zeros(3, 2, dtype=torch.float64), 200, 4, generator=_g(),
+                       callback=lambda i, t, x, x0: seen.append(t))
+    assert seen[0] == 200 and seen[-1] == 0 and len(seen) == 4 and out.shape == (3, 2)
+
+
+def test_linear_problem_checks():
+    from invlab.problems import linear_problem
+    A = torch.randn(2, 5, dtype=torch.float64)
+    p = linear_problem(A, torch.zeros(3, 5, dtype=torch.float64), sigma_y=0.1, seed=1)
+    assert p.y.shape == (3, 2) and p.op.linear and p.op.has_svd
+    with pytest.raises(ValueError, match=r"x: expected \(B, 5\) vectors"):
+        linear_problem(A, torch.zeros(3, 4, dtype=torch.float64), sigma_y=0.1)
+    with pytest.raises(ValueError, match="y: expected shape"):
+        linear_problem(A, torch.zeros(3, 5, dtype=torch.float64), sigma_y=0.1, y=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="sigma_y: must be >= 0"):
+        linear_problem(A, torch.zeros(3, 5, dtype=torch.float64), sigma_y=-1.0)
