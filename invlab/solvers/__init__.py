@@ -8,3 +8,5 @@ from .baselines import prior_sample, pseudo_inverse  # noqa: F401
 from .guidance import dps, pigdm  # noqa: F401,E402
 from .projection import ddnm, ddrm  # noqa: F401,E402
 from .dpg import dpg  # noqa: F401,E402
+from .regularization import hrdis, red_diff  # noqa: F401,E402
+from .splitting import ddiff  # noqa: F401,E402
