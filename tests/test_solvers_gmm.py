@@ -122,3 +122,31 @@ def test_map_solvers_bad_input():
     pr = invlab.make_problem("phase_retrieval", x, sigma_y=0.05)
     with pytest.raises(ValueError, match="x_init: phase_retrieval has no pseudo-inverse"):
         SOLVERS["red_diff"](pr, prior, steps=2)
+
+
+def test_dcdp_on_the_mixture(setup):
+    prior, prob, exact, prior_sw = setup
+    # the mixture's clusters sit at ±16 (images live in [-1, 1]): purification must start from a
+    # higher level than the paper's t = 400 to move between them
+    r = SOLVERS["dcdp"](prob, prior, rounds=10, dc_steps=20, lr=0.5, t_start=700, t_end=0,
+                        generator=torch.Generator().manual_seed(4))
+    assert torch.isfinite(r.x).all() and r.vjp == 0
+    assert r.nfe == sum(min(20, t) for t in r.info["levels"])
+    assert len(r.trajectory) == 10 and r.info["levels"][-1] == 1
+    assert sliced_wasserstein(r.x, exact) < 0.75 * prior_sw
+
+
+def test_dcdp_schedule_and_bad_input():
+    from invlab.solvers.purification import dcdp_schedule
+    assert dcdp_schedule(10, 400, 0) == [400, 356, 311, 267, 222, 178, 133, 89, 44, 1]
+    assert dcdp_schedule(3, 300, 0, "constant") == [300, 300, 300]
+    prior = load_prior("glyphs32")
+    prob = invlab.make_problem("sr4", invlab.glyphs(1)[0], sigma_y=0.05)
+    cases = [(dict(t_start=100, t_end=200), "t_start: must exceed t_end"),
+             (dict(rounds=0), "rounds: must lie in"),
+             (dict(lr=-1.0), "lr: must be > 0"),
+             (dict(purifier="sde"), "purifier: unknown value"),
+             (dict(purifier="consistency"), "purifier: 'consistency' needs a consistency model")]
+    for kw, match in cases:
+        with pytest.raises(ValueError, match=match):
+            SOLVERS["dcdp"](prob, prior, **kw)
