@@ -150,3 +150,25 @@ def test_dcdp_schedule_and_bad_input():
     for kw, match in cases:
         with pytest.raises(ValueError, match=match):
             SOLVERS["dcdp"](prob, prior, **kw)
+
+
+def test_diffpir_pnp_admm_daps_on_the_mixture(setup):
+    prior, prob, exact, prior_sw = setup
+    g = torch.Generator
+    r = SOLVERS["diffpir"](prob, prior, steps=50, zeta=0.2, generator=g().manual_seed(4))
+    assert r.nfe == 50 and r.vjp == 0 and sliced_wasserstein(r.x, exact) < 0.75 * prior_sw
+    # PnP-ADMM and DAPS: cost and finiteness here (untuned at the mixture's ±16 scale)
+    r = SOLVERS["pnp_admm"](prob, prior, iterations=30, sigma_max=20.0, generator=g().manual_seed(4))
+    assert r.nfe == 30 and r.vjp == 0 and torch.isfinite(r.x).all()
+    r = SOLVERS["daps"](prob, prior, annealing_steps=20, langevin_steps=10, tau=0.34, lr=1e-2,
+                        generator=g().manual_seed(4))
+    assert r.nfe == 20 * 5 and r.vjp == 0 and torch.isfinite(r.x).all()
+
+
+def test_quad_grid_and_edm_sigmas():
+    from invlab.solvers.daps import edm_sigmas
+    from invlab.solvers.splitting import quad_grid
+    q = quad_grid(1000, 20)
+    assert q[0] == 999 and q[-1] == 0 and q == sorted(q, reverse=True)
+    s = edm_sigmas(200)
+    assert s[0] == pytest.approx(100.0) and s[-2] == pytest.approx(0.1) and s[-1] == 0.0 and len(s) == 201

@@ -9,5 +9,6 @@ from .guidance import dps, pigdm  # noqa: F401,E402
 from .projection import ddnm, ddrm  # noqa: F401,E402
 from .dpg import dpg  # noqa: F401,E402
 from .regularization import hrdis, red_diff  # noqa: F401,E402
-from .splitting import ddiff  # noqa: F401,E402
+from .splitting import ddiff, diffpir, pnp_admm  # noqa: F401,E402
 from .purification import dcdp  # noqa: F401,E402
+from .daps import daps  # noqa: F401,E402

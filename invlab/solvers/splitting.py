@@ -16,7 +16,7 @@ from ..diffusion import timesteps
 from .base import Result, solver
 from .guidance import likelihood_of, paper_scale
 
-__all__ = ["ddiff", "DDIFF_VARIANTS"]
+__all__ = ["ddiff", "DDIFF_VARIANTS", "pnp_admm", "diffpir", "data_prox", "diffusion_denoiser", "quad_grid"]
 
 DDIFF_VARIANTS = ("ddiff", "hqs", "pnp_admm", "pnp_hqs")
 
@@ -121,3 +121,108 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
             if callback is not None:
                 callback(i, t, x_t, z)
     return Result(x=out, info={"residual": torch.stack(residuals), "gamma0": gamma0, "rule": rule})
+
+
+# ---------------------------------------------------------------------------------------------
+def data_prox(problem, v, gamma, cg_iters: int = 50):
+    """argmin_x ½‖A x − y‖² + ‖x − v‖²/(2γ): closed form when the operator has one (masks,
+    pooling, separable and FFT blurs, block CS), conjugate gradient otherwise."""
+    from ..operators import conjugate_gradient
+    op = problem.op
+    if not op.linear:
+        raise ValueError(f"problem: a proximal data step needs a linear operator, {op.name} is not linear")
+    if op.has_prox:
+        return op.prox(v, problem.y, gamma)
+    g = torch.as_tensor(gamma, dtype=v.dtype, device=v.device)
+    g = g.view((-1,) + (1,) * (v.ndim - 1)) if g.ndim else g
+    return conjugate_gradient(lambda u: u + g * op.gram(u), v + g * op.T(problem.y), iters=cg_iters,
+                              dims=v.ndim - 1)
+
+
+def diffusion_denoiser(prior, v, sigma: float):
+    """The diffusion model as a Gaussian denoiser at level σ (VE units): the t with
+    √((1−ᾱ_t)/ᾱ_t) ≈ σ, input √ᾱ_t·v, output Tweedie's x̂_0."""
+    t = prior.schedule.t_for_sigma(sigma)
+    return prior.x0(prior.schedule.ab(t, v).sqrt() * v, t)
+
+
+@solver
+def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 / 255, sigma_min: float | None = None,
+             lam: float = 0.23, generator=None, callback=None):
+    """Plug-and-play ADMM with the diffusion model as denoiser (ALGORITHMS §3):
+
+        u ← prox_{γ_k f}(x − z),  x ← D_{σ_k}(u + z),  z ← z + (u − x)
+
+    σ_k log-spaced from ``sigma_max`` (49/255 in [0,1] units) down to ``sigma_min`` (σ_y, at
+    least 0.01); the penalty follows DPIR, γ_k = σ_k²/(λ σ_y²) [recon: ALGORITHMS fixes no γ].
+    The prox is closed-form for masks, pooling, separable and FFT blurs and block CS, else CG.
+    """
+    check_int("iterations", iterations, lo=1)
+    check_positive("sigma_max", sigma_max)
+    check_positive("lam", lam)
+    likelihood_of(problem, "gaussian")
+    s_min = max(problem.sigma_y, 0.01) if sigma_min is None else check_positive("sigma_min", sigma_min)
+    if s_min >= sigma_max:
+        raise ValueError(f"sigma_min: must be below sigma_max ({sigma_max}), got {s_min}")
+    sigmas = torch.logspace(math.log10(sigma_max), math.log10(s_min), iterations).tolist()
+    sy2 = max(problem.sigma_y, 0.01) ** 2
+    x = problem.op.pinv(problem.y) if problem.op.linear else torch.zeros_like(problem.x)
+    z = torch.zeros_like(x)
+    with torch.no_grad():
+        for k, sk in enumerate(sigmas):
+            u = data_prox(problem, x - z, sk ** 2 / (lam * sy2))
+            x = diffusion_denoiser(prior, u + z, sk)
+            z = z + (u - x)
+            if callback is not None:
+                callback(k, prior.schedule.t_for_sigma(sk), u, x)
+    return x
+
+
+def quad_grid(T: int, steps: int) -> list[int]:
+    """DiffPIR's "quad" grid: t_i = √(linspace(0, T², steps)), last at T − 1, descending."""
+    seq = [int(v) for v in torch.linspace(0, T ** 2, steps, dtype=torch.float64).sqrt().tolist()]
+    seq[-1] = T - 1
+    return sorted(set(seq), reverse=True)
+
+
+@solver
+def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = None, zeta: float | None = None,
+            generator=None, callback=None):
+    """DiffPIR (Zhu et al. 2023), ALGORITHMS §3. With σ̄_t = √(1−ᾱ_t)/√ᾱ_t and
+    ρ_t = λ σ_n²/σ̄_t² (σ_n = σ_y/2: DiffPIR's σ is in [0, 1] units; floored at 1e-3):
+
+        x_0 = clamp(x̂_0(x_t));  x̂ = argmin_z ‖y − Az‖² + ρ_t ‖z − x_0‖²  (closed form / CG)
+        ε̂ = (x_t − √ᾱ_t x̂)/√(1−ᾱ_t);  x_{t−1} = √ᾱ_{t−1} x̂ + √(1−ᾱ_{t−1})(√(1−ζ) ε̂ + √ζ z)
+
+    on the "quad" grid. Defaults: 100 steps, λ = 1, ζ = 0.2 (deblur, SR); 20 steps, ζ = 1
+    (inpainting).
+    """
+    inpaint = "inpaint" in problem.task
+    steps = (20 if inpaint else 100) if steps is None else check_int("steps", steps, lo=1, hi=prior.T)
+    lam = 1.0 if lam is None else check_positive("lam", lam)
+    zeta = (1.0 if inpaint else 0.2) if zeta is None else zeta
+    if not 0 <= zeta <= 1:
+        raise ValueError(f"zeta: must lie in [0, 1], got {zeta}")
+    likelihood_of(problem, "gaussian")
+    sched, y = prior.schedule, problem.y
+    sigma_n = max(problem.sigma_y / 2, 1e-3)
+    grid = quad_grid(prior.T, steps)
+    dtype = torch.float64 if y.dtype == torch.float64 else torch.float32
+    x_t = torch.randn((problem.batch_size,) + tuple(prior.image_shape), generator=generator, dtype=dtype).to(y)
+    with torch.no_grad():
+        for i, t in enumerate(grid):
+            s = grid[i + 1] if i + 1 < len(grid) else -1
+            x0 = prior.x0(x_t, t)
+            rho = lam * sigma_n ** 2 / float(sched.sigma_ve(t)) ** 2
+            # ‖y − Az‖² + ρ‖z − x0‖²  ⇔  ½‖Az − y‖² + ‖z − x0‖²/(2γ) with γ = 1/ρ
+            xh = data_prox(problem, x0, 1.0 / rho)
+            if s < 0:
+                x_t = xh
+            else:
+                a_t, a_s = sched.ab(t, xh), sched.ab(s, xh)
+                eps = (x_t - a_t.sqrt() * xh) / (1 - a_t).sqrt()
+                z = torch.randn(xh.shape, generator=generator, dtype=dtype).to(xh)
+                x_t = a_s.sqrt() * xh + (1 - a_s).sqrt() * ((1 - zeta) ** 0.5 * eps + zeta ** 0.5 * z)
+            if callback is not None:
+                callback(i, t, x_t, x0)
+    return x_t
