@@ -1,0 +1,50 @@
+"""The invlab command line: list, solve, one-line errors with exit code 2."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from invlab.cli import main
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "sr4" in out and "ddnm" in out and "glyphs32" in out
+
+
+def test_solve_writes_result_and_figure(tmp_path, capsys):
+    out = tmp_path / "r.png"
+    assert main(["solve", "--task", "sr4", "--method", "ddrm", "--image", "glyph:2", "--steps", "3",
+                 "--out", str(out)]) == 0
+    assert out.exists() and (tmp_path / "r_compare.png").exists()
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_solve_from_an_image_file(tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(0).random((50, 40)) * 255).astype(np.uint8)).save(src)
+    assert main(["solve", "--task", "box_inpaint", "--method", "pseudo_inverse", "--image", str(src),
+                 "--out", str(tmp_path / "o.png")]) == 0
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["solve", "--task", "sr5", "--method", "ddnm", "--image", "glyph:0"], "--task: unknown task 'sr5'"),
+    (["solve", "--task", "sr4", "--method", "magic", "--image", "glyph:0"], "--method: unknown method 'magic'"),
+    (["solve", "--task", "sr4", "--method", "ddnm", "--image", "nofile.png"], "--image: no such file"),
+    (["solve", "--task", "sr4", "--method", "ddnm", "--image", "glyph:x"], "--image: expected glyph:N"),
+    (["solve", "--task", "sr4", "--method", "ddnm", "--image", "glyph:0", "--sigma-y", "-1"],
+     "--sigma-y: must be >= 0"),
+    (["solve", "--task", "sr4", "--method", "pseudo_inverse", "--image", "glyph:0", "--steps", "3"], "--steps:"),
+    (["solve", "--task", "motion_blur", "--method", "ddrm", "--image", "glyph:0"],
+     "needs an operator with an SVD view"),
+])
+def test_bad_arguments_one_line_exit_2(argv, msg, capsys, tmp_path):
+    assert main(argv + ["--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("invlab: error:") and msg in err and "\n" not in err
+
+
+def test_argparse_errors_exit_2():
+    with pytest.raises(SystemExit) as e:
+        main(["bogus"])
+    assert e.value.code == 2
