@@ -48,3 +48,19 @@ def test_argparse_errors_exit_2():
     with pytest.raises(SystemExit) as e:
         main(["bogus"])
     assert e.value.code == 2
+
+
+def test_bench_writes_csv_and_caches(tmp_path, capsys, monkeypatch):
+    import csv
+    monkeypatch.setenv("INVLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "r.csv"
+    argv = ["bench", "--methods", "pseudo_inverse,ddrm", "--tasks", "sr4", "--n", "3", "--out", str(out)]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 6 and {r["method"] for r in rows} == {"pseudo_inverse", "ddrm"}
+    assert len(list((tmp_path / "cache" / "bench").glob("*.json"))) == 2
+    first = out.read_text()
+    assert main(argv) == 0                      # second run: from the cache, identical
+    assert out.read_text() == first
+    assert main(["bench", "--methods", "nope", "--tasks", "sr4", "--out", str(out)]) == 2
+    assert "methods: unknown method 'nope'" in capsys.readouterr().err
