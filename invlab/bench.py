@@ -19,7 +19,7 @@ import torch
 
 from . import __version__
 
-__all__ = ["run_grid", "cell_key", "summarize", "write_csv", "COLUMNS"]
+__all__ = ["run_grid", "run_sharded", "cell_key", "summarize", "write_csv", "COLUMNS"]
 
 COLUMNS = ("method", "task", "sigma_y", "seed", "image", "psnr", "ssim", "lpips", "classifier_acc", "fd",
            "residual", "nfe", "vjp", "seconds", "peak_memory_bytes")
@@ -54,6 +54,7 @@ def _solve_cell(method, task, sigma_y, seed, n, hyper, prior):
     from .problems import make_problem
     from .solvers import SOLVERS
     x, labels = glyphs(n, split="test", seed=0)
+    x = x.to(getattr(prior, "device", "cpu"))
     problem = make_problem(task, x, sigma_y=sigma_y, seed=seed)
     res = SOLVERS[method](problem, prior, generator=torch.Generator().manual_seed(seed), **hyper)
     est = res.x.clamp(-1, 1)
@@ -69,6 +70,19 @@ def _solve_cell(method, task, sigma_y, seed, n, hyper, prior):
              "psnr": float(psnr[i]), "ssim": float(ssim[i]), "lpips": float(lp[i]), "classifier_acc": float(acc[i]),
              "fd": fd, "residual": float(resid[i]), "nfe": res.nfe, "vjp": res.vjp, "seconds": res.seconds / n,
              "peak_memory_bytes": res.peak_memory_bytes} for i in range(n)]
+
+
+def _check_grid(methods, tasks, n) -> None:
+    from . import TASKS
+    from .solvers import SOLVERS
+    for m in methods:
+        if m not in SOLVERS:
+            raise ValueError(f"methods: unknown method {m!r}; choose from {sorted(SOLVERS)}")
+    for t in tasks:
+        if t not in TASKS:
+            raise ValueError(f"tasks: unknown task {t!r}; choose from {list(TASKS)}")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: must be a positive int, got {n!r}")
 
 
 def run_grid(methods: Iterable[str], tasks: Iterable[str], *, sigma_y: float | Iterable[float] = 0.05, n: int = 16,
@@ -87,19 +101,10 @@ def run_grid(methods: Iterable[str], tasks: Iterable[str], *, sigma_y: float | I
     Rows have the keys of :data:`COLUMNS`; "fd" (Fréchet distance of the n estimates to the n
     ground truths) and the costs are per cell, repeated on its rows; "seconds" is per image.
     """
-    from . import TASKS
     from .diffusion import load_prior
-    from .solvers import SOLVERS
     methods, tasks = list(methods), list(tasks)
     sigmas = [float(sigma_y)] if isinstance(sigma_y, (int, float)) else [float(s) for s in sigma_y]
-    for m in methods:
-        if m not in SOLVERS:
-            raise ValueError(f"methods: unknown method {m!r}; choose from {sorted(SOLVERS)}")
-    for t in tasks:
-        if t not in TASKS:
-            raise ValueError(f"tasks: unknown task {t!r}; choose from {list(TASKS)}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: must be a positive int, got {n!r}")
+    _check_grid(methods, tasks, n)
     hyper = hyper or {}
     prior = load_prior(prior) if isinstance(prior, str) else prior
     prior_id = _prior_fingerprint(prior)
@@ -153,3 +158,56 @@ def write_csv(rows: list[dict], path) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k) for k in COLUMNS})
+
+
+# ------------------------------------------------------------------------------------------------
+# several processes / GPUs: torchrun launches the workers, each takes every world-th cell
+
+def run_sharded(nproc: int, **grid_kwargs) -> list[dict]:
+    """Run :func:`run_grid` in ``nproc`` processes launched by ``torchrun`` (one per GPU when
+    there are GPUs: worker r uses cuda:r). Each worker writes its rows to a part file; they are
+    merged back in grid order. Results are identical to a single-process run."""
+    import subprocess
+    import sys
+    import tempfile
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc: must be a positive int, got {nproc!r}")
+    _check_grid(list(grid_kwargs.get("methods", [])), list(grid_kwargs.get("tasks", [])), grid_kwargs.get("n", 16))
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "grid.json"
+        cfg.write_text(json.dumps({k: (list(v) if isinstance(v, (tuple, set)) else v)
+                                   for k, v in grid_kwargs.items()}))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "invlab.bench", str(cfg)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+            raise RuntimeError("nproc: the torchrun workers failed: " + " | ".join(tail))
+        parts = [json.loads((Path(tmp) / f"part{r}.json").read_text()) for r in range(nproc)]
+    # cells were dealt round-robin; restore the single-process order
+    n = grid_kwargs.get("n", 16)
+    cells = [[p[i:i + n] for i in range(0, len(p), n)] for p in parts]
+    rows = []
+    for i in range(max(len(c) for c in cells)):
+        for c in cells:
+            if i < len(c):
+                rows.extend(c[i])
+    return rows
+
+
+def _worker(cfg_path: str) -> None:
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    kw = json.loads(Path(cfg_path).read_text())
+    prior = kw.pop("prior", "glyphs32")
+    if isinstance(prior, str):
+        from .diffusion import load_prior
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
+        prior = load_prior(prior, device=device)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    rows = run_grid(prior=prior, shard=(rank, world), progress=False, **kw)
+    (Path(cfg_path).parent / f"part{rank}.json").write_text(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    import sys
+    _worker(sys.argv[1])

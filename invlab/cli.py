@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--prior", default="glyphs32")
     b.add_argument("--out", default="results.csv")
     b.add_argument("--no-cache", action="store_true", help="recompute every cell")
+    b.add_argument("--nproc", type=int, default=1, help="worker processes launched by torchrun (one per GPU)")
     return ap
 
 
@@ -138,17 +139,20 @@ def _split(name: str, value: str, conv):
 
 
 def _cmd_bench(args) -> int:
-    from .bench import run_grid, summarize, write_csv
+    from .bench import run_grid, run_sharded, summarize, write_csv
     if args.n < 1:
         raise UsageError(f"--n: must be >= 1, got {args.n}")
+    if args.nproc < 1:
+        raise UsageError(f"--nproc: must be >= 1, got {args.nproc}")
     sigmas = _split("--sigma-y", args.sigma_y, float)
     if any(s < 0 for s in sigmas):
         raise UsageError("--sigma-y: noise levels must be >= 0")
     try:
-        rows = run_grid(_split("--methods", args.methods, str), _split("--tasks", args.tasks, str), sigma_y=sigmas,
-                        n=args.n, seeds=_split("--seeds", args.seeds, int), prior=args.prior,
-                        use_cache=not args.no_cache)
-    except (ValueError, TypeError, OSError) as e:
+        grid = dict(methods=_split("--methods", args.methods, str), tasks=_split("--tasks", args.tasks, str),
+                    sigma_y=sigmas, n=args.n, seeds=_split("--seeds", args.seeds, int), prior=args.prior,
+                    use_cache=not args.no_cache)
+        rows = run_sharded(args.nproc, **grid) if args.nproc > 1 else run_grid(**grid)
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
         raise UsageError(str(e).splitlines()[0]) from None
     write_csv(rows, args.out)
     for r in summarize(rows):

@@ -64,3 +64,14 @@ def test_bench_writes_csv_and_caches(tmp_path, capsys, monkeypatch):
     assert out.read_text() == first
     assert main(["bench", "--methods", "nope", "--tasks", "sr4", "--out", str(out)]) == 2
     assert "methods: unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_bench_sharded_over_two_processes_matches_one(tmp_path, monkeypatch):
+    from invlab.bench import run_grid, run_sharded
+    monkeypatch.setenv("INVLAB_CACHE", str(tmp_path / "cache"))
+    grid = dict(methods=["pseudo_inverse", "ddrm"], tasks=["sr4", "box_inpaint"], n=2, use_cache=False)
+    one = run_grid(progress=False, **grid)
+    two = run_sharded(2, **grid)
+    assert [(r["method"], r["task"], r["image"]) for r in two] == [(r["method"], r["task"], r["image"]) for r in one]
+    for a, b in zip(one, two):
+        assert abs(a["psnr"] - b["psnr"]) < 1e-4
