@@ -5,7 +5,7 @@ A session may be stopped at any moment, so every loop here
 * draws its data and noise from generators seeded by ``(seed, step)``: a resumed run sees
   exactly the batches an uninterrupted run would have seen;
 * writes a full checkpoint (model, EMA, optimiser moments, step) as safetensors — never pickle —
-  every ``save_every`` steps and when its time budget runs out;
+  every ``save_every`` steps, when its time budget runs out, and on SIGTERM/SIGINT;
 * appends its losses to a JSON-lines log that ships with the weights (notebooks plot it).
 """
 from __future__ import annotations
@@ -135,7 +135,8 @@ def train_eps_model(model: torch.nn.Module, data_fn: Callable[[int, int], torch.
     t_start = time.time()
     log = open(log_path, "a")
     running, n_run = 0.0, 0
-    while state.step < steps:
+    stop = _StopFlag()
+    while state.step < steps and not stop.requested:
         step = state.step
         x0 = data_fn(step, batch_size).to(device)
         g = step_generator(seed, step)
@@ -159,7 +160,7 @@ def train_eps_model(model: torch.nn.Module, data_fn: Callable[[int, int], torch.
                                   "seconds": round(time.time() - t_start, 1)}) + "\n")
             log.flush()
             running, n_run = 0.0, 0
-        out_of_time = time.time() - t_start > time_budget_s
+        out_of_time = time.time() - t_start > time_budget_s or stop.requested
         if state.step % save_every == 0 or state.step == steps or out_of_time:
             save_train_state(ckpt_path, state)
             if on_save is not None:
@@ -167,4 +168,26 @@ def train_eps_model(model: torch.nn.Module, data_fn: Callable[[int, int], torch.
         if out_of_time:
             break
     log.close()
+    stop.restore()
     return state
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT ask the loop to checkpoint and return after the current step."""
+
+    def __init__(self):
+        import signal
+        import threading
+        self.requested = False
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def restore(self):
+        import signal
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
