@@ -52,3 +52,35 @@ def test_ema_warmup_and_copy():
     p0 = next(other.parameters())
     p1 = next(m.parameters())
     assert torch.allclose(p0, p1 - 0.1, atol=1e-6)
+
+
+def test_sigterm_checkpoints_and_exits(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = f"""
+import torch, sys
+sys.path.insert(0, {str(tmp_path)!r})
+from diffusers import UNet2DModel
+from invlab.training import train_eps_model
+torch.manual_seed(0)
+m = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 16),
+                down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                layers_per_block=1, norm_num_groups=4)
+s = train_eps_model(m, lambda k, b: torch.zeros(b, 1, 8, 8), steps=100000, batch_size=2, lr=1e-3,
+                    ckpt_path={str(tmp_path / 'c.st')!r}, log_path={str(tmp_path / 'c.log')!r},
+                    save_every=100000, log_every=1)
+print("stopped at", s.step)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    log = tmp_path / "c.log"
+    for _ in range(600):
+        if log.exists() and log.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped at" in out
+    with safe_open(str(tmp_path / "c.st"), "pt") as f:
+        assert int(f.metadata()["step"]) >= 2
