@@ -194,17 +194,21 @@ show_images(torch.cat([samples[("ddim", 10)][:8], samples[("ddim", 50)][:8], sam
             ncols=8, size=1.0);
 
 # %% [markdown]
-# What we measured (the asserts hold these numbers with tolerances): DDIM is already usable at 10
-# steps and close to its best at 50; ancestral DDPM needs many more steps — at 10 steps its large
-# posterior variance leaves visible noise. That is why the DPS lineage runs 1000 steps and the
-# DDIM-based solvers 20–100.
+# What we measured on this prior (step 5500 of its training; the asserts hold the numbers with
+# tolerances): ancestral DDPM gains most from more steps — at 10 steps its large posterior
+# variance leaves visible noise (the worst Fréchet distance, ≈ 22), at 50 steps it is the best
+# sampler here (≈ 89 % confident, Fréchet ≈ 10). DDIM's 10- and 50-step sets are close (Fréchet
+# ≈ 11.5 vs ≈ 13.8; with 128 samples the Fréchet distance moves by about ±2 between seeds, so we
+# do not rank them). Every sampler is still measurably further from the test set than real glyphs
+# are (≈ 6.9): the shipped prior is not finished training, and the numbers will move when it is.
 
 # %%
 r = rows
-assert r["DDIM-50 (128 samples)"]["confident"] >= CONF_DDIM50_MIN
-assert r["DDIM-50 (128 samples)"]["fd"] < r["DDIM-10 (128 samples)"]["fd"] + 1.0
-assert r["DDPM-50 (128 samples)"]["fd"] < r["DDPM-10 (128 samples)"]["fd"]
-assert r["DDIM-10 (128 samples)"]["confident"] > r["DDPM-10 (128 samples)"]["confident"]
+real_fd = r["real test glyphs"]["fd"]
+assert r["DDIM-50 (128 samples)"]["confident"] >= 0.6
+assert r["DDPM-50 (128 samples)"]["fd"] < 0.7 * r["DDPM-10 (128 samples)"]["fd"]
+assert r["DDPM-50 (128 samples)"]["confident"] > r["DDPM-10 (128 samples)"]["confident"] + 0.1
+assert all(v["fd"] > real_fd for k, v in r.items() if k != "real test glyphs" and v["fd"] == v["fd"])
 
 # %% [markdown]
 # On the mixture, where the true distribution is known, DDIM with the exact score reproduces it:
@@ -253,27 +257,30 @@ show_images([x_test[0], x_bad[0]] + [purified[t][0] for t in starts],
 
 # %%
 mse_clean = {t: float(((purified[t] - x_test[:4]) ** 2).mean()) for t in starts}
-assert mse_clean[150] < mse_clean[0]            # moderate purification removes the corruption
-assert float(((purified[0] - x_bad) ** 2).mean()) < float(((purified[800] - x_bad) ** 2).mean())
+mse_input = [float(((purified[t] - x_bad) ** 2).mean()) for t in starts]
+# measured: error to the clean glyphs 0.149 (t_start 0), 0.088 (300), 0.245 (800)
+assert mse_clean[300] < 0.75 * mse_clean[0]     # moderate purification removes the corruption
+assert mse_clean[800] > mse_clean[300]          # too much, and it is another glyph
+assert all(a < b for a, b in zip(mse_input, mse_input[1:]))   # it moves further from the input
 
 # %% [markdown]
 # Move $t_\text{start}$ yourself (the static call first is what the test checks):
 
 # %%
-def show_purify(t_start=150, steps=20):
+def show_purify(t_start=300, steps=20):
     out = prior.purify(x_bad, t_start, steps, generator=gen(t_start))
     q = metrics.psnr(out, x_test[:4])
     show_images(torch.cat([x_bad, out]), ["corrupted"] * 4 + [f"{float(v):.1f} dB" for v in q], ncols=4, size=1.4)
     return q
 
 
-q150 = show_purify(150, 20)
-assert float(q150.mean()) > float(metrics.psnr(x_bad, x_test[:4]).mean())
+q300 = show_purify(300, 20)
+assert float(q300.mean()) > float(metrics.psnr(x_bad.clamp(-1, 1), x_test[:4]).mean()) + 2
 
 # %% tags=["nbval-ignore-output"]
 import ipywidgets as w
 
-w.interact(show_purify, t_start=w.IntSlider(150, 0, 999, 25), steps=w.IntSlider(20, 1, 50));
+w.interact(show_purify, t_start=w.IntSlider(300, 0, 999, 25), steps=w.IntSlider(20, 1, 50));
 
 # %% [markdown]
 # ## 5 · How `glyphs32` was trained
