@@ -25,6 +25,15 @@ def _svd_or_raise(problem, method: str):
     return op.svd()
 
 
+def _spectral_data(sv, y):
+    """Singular values per coordinate (B, N), the observed mask s > 0, s with 1 where s = 0, and
+    ȳ = Σ⁺Uᵀy (the measurement in spectral coordinates, 0 where unobserved)."""
+    s = sv.singular_values(y).expand(y.shape[0], -1)
+    obs = s > 0
+    s_safe = torch.where(obs, s, torch.ones_like(s))
+    return s, obs, s_safe, torch.where(obs, sv.Ut(y) / s_safe, torch.zeros_like(s))
+
+
 def _noise(shape, generator, like):
     dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
     return torch.randn(shape, generator=generator, dtype=dtype).to(like)
@@ -48,10 +57,7 @@ def ddrm(problem, prior, *, steps: int = 20, eta: float = 0.85, eta_b: float = 1
     sv = _svd_or_raise(problem, "DDRM")
     sched, y = prior.schedule, problem.y
     sy = problem.sigma_y
-    s = sv.singular_values(y).expand(y.shape[0], -1)
-    obs = s > 0
-    s_safe = torch.where(obs, s, torch.ones_like(s))
-    ybar = torch.where(obs, sv.Ut(y) / s_safe, torch.zeros_like(s))
+    s, obs, s_safe, ybar = _spectral_data(sv, y)
     sy_over_s = sy / s_safe                                              # σ_y/s_i (observed coords)
     grid = timesteps(prior.T, steps, "leading").tolist()
 
@@ -105,10 +111,7 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = T
     sv = _svd_or_raise(problem, "DDNM")
     sched, y = prior.schedule, problem.y
     sy = problem.sigma_y
-    s = sv.singular_values(y).expand(y.shape[0], -1)
-    obs = s > 0
-    s_safe = torch.where(obs, s, torch.ones_like(s))
-    ybar = torch.where(obs, sv.Ut(y) / s_safe, torch.zeros_like(s))
+    s, obs, s_safe, ybar = _spectral_data(sv, y)
     grid = timesteps(prior.T, steps, "leading").tolist()
     x = _noise((y.shape[0],) + tuple(prior.image_shape), generator, y)
     with torch.no_grad():
