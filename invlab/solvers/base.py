@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["Result", "SOLVERS", "solver", "CountingPrior"]
+__all__ = ["Result", "SOLVERS", "solver", "CountingPrior", "initial_noise"]
 
 SOLVERS: dict[str, Callable] = {}
 
@@ -132,6 +132,12 @@ class _PeakMemory:
             self.max = max(self.max, r or 0)
             self.peak = int(self.max - self.base)
         return False
+
+
+def initial_noise(problem, prior, generator) -> torch.Tensor:
+    """x_T ~ N(0, I): one sample per problem, drawn on the CPU, on the measurement's device/dtype."""
+    from .._checks import randn
+    return randn((problem.batch_size,) + tuple(prior.image_shape), generator, like=problem.y)
 
 
 def _check_fit(problem, prior) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_int, check_positive
+from .._checks import randn, check_int, check_positive
 from .base import solver
 from .guidance import likelihood_of
 
@@ -79,11 +79,11 @@ def daps(problem, prior, *, annealing_steps: int = 200, ode_steps: int = 5, lang
                 (g,) = torch.autograd.grad(((y - problem.op(xg)) ** 2).sum(), xg)
             with torch.no_grad():
                 score = -g / tau ** 2 + (x0 - x) / sk ** 2
-                z = torch.randn(x.shape, generator=generator, dtype=dtype).to(x)
+                z = randn(x.shape, generator, like=x)
                 x = x + eta * score + (2 * eta) ** 0.5 * z
         with torch.no_grad():
             if snext > 0:
-                x = x + snext * torch.randn(x.shape, generator=generator, dtype=dtype).to(x)
+                x = x + snext * randn(x.shape, generator, like=x)
         if callback is not None:
             callback(k, prior.schedule.t_for_sigma(sk), x, x0)
     return x

@@ -10,9 +10,9 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_fraction, check_int, check_positive
+from .._checks import randn, check_choice, check_fraction, check_int, check_positive
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
-from .base import Result, solver
+from .base import initial_noise, Result, solver
 from .guidance import likelihood_of, paper_scale
 
 __all__ = ["dpg"]
@@ -34,11 +34,10 @@ def _rewards(problem, x0, r, n_samples, chunk, E, Z, poisson, generator):
     s0 = torch.zeros_like(x0)
     P = torch.zeros(B, dtype=x0.dtype, device=x0.device)
     rr = r.view((1, B) + (1,) * len(shape))
-    dtype = torch.float64 if x0.dtype == torch.float64 else torch.float32
     done = 0
     while done < n_samples:
         n = min(chunk, n_samples - done)
-        xi = torch.randn((n, B) + tuple(shape), generator=generator, dtype=dtype).to(x0)
+        xi = randn((n, B) + tuple(shape), generator, like=x0)
         res = problem.y - problem.op(x0[None] + rr * xi)                   # (n, B, *y)
         if poisson:
             loss = res.abs().flatten(2).sum(-1)
@@ -86,8 +85,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     sched, y = prior.schedule, problem.y
     D = math.prod(prior.image_shape)
     grid = timesteps(prior.T, steps, "respaced" if sampler == "ddpm" else "leading").tolist()
-    dtype = torch.float64 if y.dtype == torch.float64 else torch.float32
-    x = torch.randn((problem.batch_size,) + tuple(prior.image_shape), generator=generator, dtype=dtype).to(y)
+    x = initial_noise(problem, prior, generator)
     view = (-1,) + (1,) * len(prior.image_shape)
     Z, g_prev = None, None
     traj, losses = [], []
@@ -104,7 +102,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
                 x_next = ddim_step(sched, x0d, eps.detach(), t, s)
             else:
                 mean, var = ddpm_posterior(sched, x0d, x.detach(), t, s)
-                x_next = mean + var.sqrt() * torch.randn(x.shape, generator=generator, dtype=dtype).to(x)
+                x_next = mean + var.sqrt() * randn(x.shape, generator, like=x)
             res = y - problem.op(x0d)
             E = res.abs().flatten(1).sum(1) if poisson else (res ** 2).flatten(1).sum(1)
             Z = E if (Z is None or poisson) else 0.9 * Z + 0.1 * E

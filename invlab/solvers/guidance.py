@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive
+from .._checks import randn, check_choice, check_int, check_positive
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from ..noise import PoissonNoise
 from .base import Result, solver
@@ -160,7 +160,7 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
             if s < 0:
                 x = x0
             else:
-                z = torch.randn(x.shape, generator=generator, dtype=dtype).to(x) if eta > 0 else None
+                z = randn(x.shape, generator, like=x) if eta > 0 else None
                 x = ddim_step(sched, x0, eps, t, s, eta, z) + (sched.ab(s, x) * sched.ab(t, x)).sqrt() * weight * g
         if callback is not None:
             callback(i, t, x, x0)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_fraction, check_int
+from .._checks import check_fraction, check_int, randn
 from ..diffusion import ddim_step, timesteps
-from .base import solver
+from .base import initial_noise, solver
 from .guidance import likelihood_of
 
 __all__ = ["ddrm", "ddnm"]
@@ -32,11 +32,6 @@ def _spectral_data(sv, y):
     obs = s > 0
     s_safe = torch.where(obs, s, torch.ones_like(s))
     return s, obs, s_safe, torch.where(obs, sv.Ut(y) / s_safe, torch.zeros_like(s))
-
-
-def _noise(shape, generator, like):
-    dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
-    return torch.randn(shape, generator=generator, dtype=dtype).to(like)
 
 
 @solver
@@ -65,7 +60,7 @@ def ddrm(problem, prior, *, steps: int = 20, eta: float = 0.85, eta_b: float = 1
         return float(sched.sigma_ve(t)) if t >= 0 else 0.0
 
     def spectral_update(x0bar, epsbar, sig):
-        z = _noise(x0bar.shape, generator, x0bar)
+        z = randn(x0bar.shape, generator, like=x0bar)
         free = x0bar + (1 - eta ** 2) ** 0.5 * sig * epsbar + eta * sig * z
         weak = x0bar + (1 - eta ** 2) ** 0.5 * sig * (ybar - x0bar) * s / max(sy, 1e-12) + eta * sig * z
         strong = eta_b * ybar + (1 - eta_b) * x0bar + (sig ** 2 - (sy_over_s * eta_b) ** 2).clamp_min(0).sqrt() * z
@@ -73,7 +68,7 @@ def ddrm(problem, prior, *, steps: int = 20, eta: float = 0.85, eta_b: float = 1
 
     # initialisation at the first level: the data where they dominate the noise, pure noise elsewhere
     sig0 = sigma(grid[0])
-    z0 = _noise(ybar.shape, generator, ybar)
+    z0 = randn(ybar.shape, generator, like=ybar)
     init_strong = ybar + (sig0 ** 2 - sy_over_s ** 2).clamp_min(0).sqrt() * z0
     xbar = torch.where(obs & (s * sig0 >= sy), init_strong, sig0 * z0)
     x = sv.V(xbar) * sched.ab(grid[0], y).sqrt()
@@ -113,7 +108,7 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = T
     sy = problem.sigma_y
     s, obs, s_safe, ybar = _spectral_data(sv, y)
     grid = timesteps(prior.T, steps, "leading").tolist()
-    x = _noise((y.shape[0],) + tuple(prior.image_shape), generator, y)
+    x = initial_noise(problem, prior, generator)
     with torch.no_grad():
         for i, t in enumerate(grid):
             nxt = grid[i + 1] if i + 1 < len(grid) else -1
@@ -132,7 +127,7 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = T
             if nxt < 0:
                 x = x0c
             elif sy == 0:
-                z = _noise(x.shape, generator, x) if eta > 0 else None
+                z = randn(x.shape, generator, like=x) if eta > 0 else None
                 x = ddim_step(sched, x0c, eps, t, nxt, eta, z)
             else:
                 total = 1 - a_s
@@ -141,7 +136,7 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = T
                 # the injected y-noise takes the place of the deterministic ε̂ share first
                 det = (total * (1 - eta ** 2) - injected).clamp_min(0)
                 epsbar = sv.Vt(eps)
-                zbar = _noise(epsbar.shape, generator, epsbar)
+                zbar = randn(epsbar.shape, generator, like=epsbar)
                 noise_bar = det.sqrt() * epsbar + (rest - det).sqrt() * zbar
                 x = a_s ** 0.5 * x0c + sv.V(noise_bar)
             if callback is not None:

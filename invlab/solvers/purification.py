@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive
+from .._checks import randn, check_choice, check_int, check_positive
 from .base import Result, solver
 from .guidance import likelihood_of
 
@@ -58,8 +58,7 @@ def purify(prior, x, t_k: int, purifier: str, ddim_steps: int, generator):
     t = t_k - 1
     if purifier == "ddim":
         return prior.purify(x, t, ddim_steps, generator=generator)
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    noisy = prior.schedule.noise(x, t, torch.randn(x.shape, generator=generator, dtype=dtype).to(x))
+    noisy = prior.schedule.noise(x, t, randn(x.shape, generator, like=x))
     return prior.x0(noisy, t)
 
 

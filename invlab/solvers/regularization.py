@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_fraction, check_int, check_positive, check_tensor
+from .._checks import randn, check_choice, check_fraction, check_int, check_positive, check_tensor
 from ..diffusion import timesteps
 from ..noise import GaussianNoise, PoissonNoise
 from .base import solver
@@ -84,10 +84,9 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
     mu = mu0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([mu], lr=lr, betas=(0.9, 0.99))
     grid = timesteps(prior.T, steps, "leading").tolist()
-    dtype = torch.float64 if mu.dtype == torch.float64 else torch.float32
     eps_prev = None
     for i, t in enumerate(grid):
-        fresh = torch.randn(mu.shape, generator=generator, dtype=dtype).to(mu)
+        fresh = randn(mu.shape, generator, like=mu)
         eps_h = fresh if eps_prev is None else math.sqrt(1 - beta) * eps_prev + math.sqrt(beta) * fresh
         a = sched.ab(t, mu)
         with torch.no_grad():

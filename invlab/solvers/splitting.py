@@ -11,9 +11,9 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive
+from .._checks import randn, check_choice, check_int, check_positive
 from ..diffusion import timesteps
-from .base import Result, solver
+from .base import initial_noise, Result, solver
 from .guidance import likelihood_of, paper_scale
 
 __all__ = ["ddiff", "DDIFF_VARIANTS", "pnp_admm", "diffpir", "data_prox", "diffusion_denoiser", "quad_grid"]
@@ -97,8 +97,7 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
         rule = "ddpm"
     sched, y = prior.schedule, problem.y
     grid = timesteps(prior.T, steps, "all" if steps == prior.T else "respaced").tolist()
-    dtype = torch.float64 if y.dtype == torch.float64 else torch.float32
-    x_t = torch.randn((problem.batch_size,) + tuple(prior.image_shape), generator=generator, dtype=dtype).to(y)
+    x_t = initial_noise(problem, prior, generator)
     u = torch.zeros_like(x_t)
     residuals = []
     with torch.no_grad():
@@ -113,7 +112,7 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
                 if variant in ("pnp_admm", "pnp_hqs"):
                     x_t = sched.ab(s, x).sqrt() * (x + u if use_dual else x)
                 else:
-                    n = torch.randn(x.shape, generator=generator, dtype=dtype).to(x) if t > t0 else torch.zeros_like(x)
+                    n = randn(x.shape, generator, like=x) if t > t0 else torch.zeros_like(x)
                     x_t = renoise(sched, x_t, x, u, t, s, rule, n)
             if use_dual:
                 u = u + x - z
@@ -204,11 +203,10 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
     if not 0 <= zeta <= 1:
         raise ValueError(f"zeta: must lie in [0, 1], got {zeta}")
     likelihood_of(problem, "gaussian")
-    sched, y = prior.schedule, problem.y
+    sched, _y = prior.schedule, problem.y
     sigma_n = max(problem.sigma_y / 2, 1e-3)
     grid = quad_grid(prior.T, steps)
-    dtype = torch.float64 if y.dtype == torch.float64 else torch.float32
-    x_t = torch.randn((problem.batch_size,) + tuple(prior.image_shape), generator=generator, dtype=dtype).to(y)
+    x_t = initial_noise(problem, prior, generator)
     with torch.no_grad():
         for i, t in enumerate(grid):
             s = grid[i + 1] if i + 1 < len(grid) else -1
@@ -221,7 +219,7 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
             else:
                 a_t, a_s = sched.ab(t, xh), sched.ab(s, xh)
                 eps = (x_t - a_t.sqrt() * xh) / (1 - a_t).sqrt()
-                z = torch.randn(xh.shape, generator=generator, dtype=dtype).to(xh)
+                z = randn(xh.shape, generator, like=xh)
                 x_t = a_s.sqrt() * xh + (1 - a_s).sqrt() * ((1 - zeta) ** 0.5 * eps + zeta ** 0.5 * z)
             if callback is not None:
                 callback(i, t, x_t, x0)
