@@ -6,6 +6,7 @@
 * Glyph metrics built on the shipped classifier (:func:`classifier_accuracy`,
   :func:`frechet_distance` in its penultimate features — our data set's FID analogue) and
   :func:`sliced_wasserstein` between vector samples (notebook 02).
+* :func:`scorecard`: one table row for a solver's result on glyphs (notebooks 03 onwards).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from ._checks import check_image, check_tensor
 
 __all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable", "classifier_probs",
-           "classifier_accuracy", "classifier_features", "frechet_distance", "sliced_wasserstein"]
+           "classifier_accuracy", "classifier_features", "frechet_distance", "sliced_wasserstein", "scorecard"]
 
 
 def _pair(x: torch.Tensor, ref: torch.Tensor) -> None:
@@ -195,3 +196,17 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_dirs: int = 100,
         q = torch.linspace(0, 1, max(pa.shape[0], pb.shape[0]), dtype=torch.float64)
         pa, pb = torch.quantile(pa, q, dim=0), torch.quantile(pb, q, dim=0)
     return float(((pa - pb) ** 2).mean(0).mean().sqrt())
+
+
+def scorecard(problem, result, labels: torch.Tensor | None = None) -> dict:
+    """One table row for a solver's :class:`~invlab.solvers.Result` on ``problem``: mean PSNR and
+    SSIM against the problem's ground truth (estimate clamped to [-1, 1]), the classifier's
+    accuracy when ``labels`` are given (glyphs), the root residual √(‖y − A x̂‖²/dim y) (≈ σ_y when
+    the data are explained), and the cost (NFE, VJP, seconds)."""
+    x_hat = result.x.clamp(-1, 1)
+    row = {"psnr": float(psnr(x_hat, problem.x).mean()), "ssim": float(ssim(x_hat, problem.x).mean())}
+    if labels is not None:
+        row["accuracy"] = float(classifier_accuracy(x_hat, labels).mean())
+    row.update(residual=float(residual(problem, result.x).mean().sqrt()), nfe=result.nfe, vjp=result.vjp,
+               seconds=round(result.seconds, 2))
+    return row

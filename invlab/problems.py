@@ -161,6 +161,16 @@ class InverseProblem:
     def batch_size(self) -> int:
         return self.x.shape[0]
 
+    def repeat(self, n: int) -> "InverseProblem":
+        """The same single measurement ``n`` times: one solver call then draws ``n`` posterior
+        samples for it (diversity, uncertainty). Needs a problem of batch size 1."""
+        import dataclasses
+        check_int("n", n, lo=1)
+        if self.batch_size != 1:
+            raise ValueError(f"problem: repeat needs one measurement, this problem has {self.batch_size}")
+        return dataclasses.replace(self, x=self.x.expand((n,) + tuple(self.x.shape[1:])),
+                                   y=self.y.expand((n,) + tuple(self.y.shape[1:])))
+
     def residual(self, x_hat: torch.Tensor) -> torch.Tensor:
         """‖y − A(x̂)‖² / dim(y) per image (DDiff's hallucination gauge; ≈ σ_y² is ideal)."""
         from .metrics import residual

@@ -324,3 +324,27 @@ def test_linear_problem_checks():
         linear_problem(A, torch.zeros(3, 5, dtype=torch.float64), sigma_y=0.1, y=torch.zeros(3, 3))
     with pytest.raises(ValueError, match="sigma_y: must be >= 0"):
         linear_problem(A, torch.zeros(3, 5, dtype=torch.float64), sigma_y=-1.0)
+
+
+def test_gmm_exact_likelihood_of_a_noisy_iterate_matches_monte_carlo():
+    # p(y|x_t) = ∫ N(y; A x0, σ²) N(x_t; √ᾱ x0, (1−ᾱ) I) p(x0) dx0 / p_t(x_t), by prior samples
+    import math
+    from invlab.diffusion import GaussianMixturePrior, gmm2d
+    mix = GaussianMixturePrior(gmm2d())
+    A = torch.tensor([[1.0, 0.6]], dtype=torch.float64)
+    y, sy, t = torch.tensor([0.3], dtype=torch.float64), 0.1, 500
+    x_t = torch.tensor([[0.2, -0.4], [-0.5, 0.5]], dtype=torch.float64)
+    exact = mix.log_likelihood(x_t, t, A, y, sy)
+    x0 = mix.sample_exact(400_000, torch.Generator().manual_seed(0))
+    ab = float(mix.schedule.ab(t))
+    for i in range(2):
+        lik = torch.exp(-0.5 * ((y - x0 @ A.T)[:, 0] / sy) ** 2) / (sy * math.sqrt(2 * math.pi))
+        tr = torch.exp(-0.5 * ((x_t[i] - math.sqrt(ab) * x0) ** 2).sum(1) / (1 - ab)) / (2 * math.pi * (1 - ab))
+        p_t = float((tr).mean())
+        mc = math.log(float((lik * tr).mean()) / p_t)
+        assert abs(mc - float(exact[i])) < 0.05
+    x_req = x_t.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(mix.log_likelihood(x_req, t, A, y, sy).sum(), x_req)
+    assert torch.isfinite(g).all()
+    with pytest.raises(ValueError, match="A: expected shape"):
+        mix.log_likelihood(x_t, t, torch.ones(1, 3, dtype=torch.float64), y, sy)

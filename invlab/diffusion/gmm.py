@@ -17,7 +17,8 @@ from .._checks import check_int, check_positive, check_tensor
 from .priors import Prior
 from .schedule import VPSchedule
 
-__all__ = ["GaussianMixture", "GaussianMixturePrior", "gmm_grid", "gmm2d", "linear_gaussian_problem"]
+__all__ = ["GaussianMixture", "GaussianMixturePrior", "gmm_grid", "gmm2d", "linear_gaussian_problem",
+           "posterior_report"]
 
 
 class GaussianMixture:
@@ -59,14 +60,22 @@ class GaussianMixture:
         x = self.means[k] + (self.chol[k] @ z[:, :, None])[..., 0]
         return (x, k) if return_components else x
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.double()
+    def _joint_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log w_k + log N(x; μ_k, Σ_k), shape (n, K)."""
+        x = x.reshape(x.shape[0], -1).double().cpu()
         diff = x[:, None, :] - self.means[None]                       # n, K, d
         sol = torch.linalg.solve_triangular(self.chol[None], diff[..., None], upper=False)[..., 0]
         maha = (sol ** 2).sum(-1)
         logdet = 2 * torch.log(torch.diagonal(self.chol, dim1=-2, dim2=-1)).sum(-1)
         lp = -0.5 * (maha + logdet + self.dim * math.log(2 * math.pi))
-        return torch.logsumexp(lp + torch.log(self.weights.clamp_min(1e-300)), dim=1)
+        return lp + torch.log(self.weights.clamp_min(1e-300))
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self._joint_log_prob(x), dim=1)
+
+    def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
+        """p(component k | x), shape (n, K): which mode each sample sits in."""
+        return torch.softmax(self._joint_log_prob(x), dim=1)
 
 
 class GaussianMixturePrior(Prior):
@@ -141,6 +150,40 @@ class GaussianMixturePrior(Prior):
     def sample_exact(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact prior samples (no diffusion), shaped (n, *image_shape)."""
         return self.mixture.sample(n, generator).reshape((n,) + self.image_shape)
+
+    def log_likelihood(self, x_t: torch.Tensor, t, A: torch.Tensor, y: torch.Tensor, sigma_y: float) -> torch.Tensor:
+        """The exact guidance target log p(y | x_t) for y = A x_0 + σ_y n, shape (B,).
+
+        p(x_0 | x_t) is a mixture with components N(m_k(x_t), C_k), C_k = (Σ_k⁻¹ + ᾱ/(1−ᾱ) I)⁻¹,
+        m_k = C_k(Σ_k⁻¹μ_k + √ᾱ x_t/(1−ᾱ)) and weights p(k | x_t); so
+        p(y | x_t) = Σ_k p(k | x_t) N(y; A m_k, A C_k Aᵀ + σ_y² I) — what DPS approximates by
+        N(y; A x̂_0(x_t), σ_y² I) and DPG by Monte Carlo (notebook 04). Differentiable in ``x_t``.
+        """
+        A = check_tensor("A", A, ndim=2).double()
+        y = check_tensor("y", y, ndim=1).double()
+        check_positive("sigma_y", sigma_y)
+        tt = self._check(x_t, t)
+        if len(set(tt.tolist())) != 1:
+            raise ValueError("t: log_likelihood takes one t for the whole batch")
+        x = x_t.reshape(x_t.shape[0], -1).double()
+        if A.shape[1] != x.shape[1] or y.shape != (A.shape[0],):
+            raise ValueError(f"A: expected shape (m, {x.shape[1]}) and y (m,), "
+                             f"got {tuple(A.shape)} and {tuple(y.shape)}")
+        mix = self.mixture
+        ab = float(self.schedule.ab(int(tt[0])))
+        d, m = x.shape[1], A.shape[0]
+        prec = torch.cholesky_inverse(mix.chol)                                  # Σ_k⁻¹
+        C = torch.linalg.inv(prec + ab / (1 - ab) * torch.eye(d, dtype=torch.float64))
+        rhs = (prec @ mix.means[..., None])[None, ..., 0] + math.sqrt(ab) / (1 - ab) * x[:, None, :]
+        mk = torch.einsum("kij,bkj->bki", C, rhs)                                # (B, K, d)
+        S = A[None] @ C @ A.T[None] + float(sigma_y) ** 2 * torch.eye(m, dtype=torch.float64)
+        Ls = torch.linalg.cholesky(S)                                            # (K, m, m)
+        r = (y[None, None] - mk @ A.T)[..., None]                                # (B, K, m, 1)
+        sol = torch.linalg.solve_triangular(Ls[None].expand(r.shape[0], -1, -1, -1), r, upper=False)[..., 0]
+        logdet = 2 * torch.log(torch.diagonal(Ls, dim1=-2, dim2=-1)).sum(-1)
+        logn = -0.5 * ((sol ** 2).sum(-1) + logdet + m * math.log(2 * math.pi))
+        logr = torch.log_softmax(self._whiten(x, tt)[2], 1)
+        return torch.logsumexp(logr + logn, 1)
 
     def posterior(self, A: torch.Tensor, y: torch.Tensor, sigma_y: float) -> GaussianMixture:
         """The exact posterior p(x | y) for y = A x + σ_y n, A an (m, d) matrix, y of shape (m,)."""
@@ -221,3 +264,24 @@ def linear_gaussian_problem(prior: GaussianMixturePrior, m: int = 1, *, seed: in
     x = prior.mixture.sample(1, g)[0]
     y = A @ x + sigma_y * torch.randn(m, generator=g, dtype=torch.float64)
     return A, y, sigma_y, x
+
+
+def posterior_report(samples: torch.Tensor, posterior: GaussianMixture, *, n_exact: int = 2000,
+                     generator: torch.Generator | None = None) -> dict[str, float]:
+    """How close solver ``samples`` (n, d) are to the exact ``posterior`` (ALGORITHMS §8).
+
+    Returns ``sw`` (sliced Wasserstein to ``n_exact`` exact samples, 100 directions),
+    ``mean_error`` (‖sample mean − posterior mean‖ / √d, per coordinate) and ``weight_tv``
+    (total-variation distance between the exact weights w'_k and the share of samples that each
+    component claims, by responsibility) — 0 when every mode is visited as often as it should be.
+    """
+    from ..metrics import sliced_wasserstein
+    x = check_tensor("samples", samples).reshape(samples.shape[0], -1).double().cpu()
+    if x.shape[1] != posterior.dim:
+        raise ValueError(f"samples: expected dimension {posterior.dim}, got {x.shape[1]}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    exact = posterior.sample(n_exact, g)
+    share = posterior.responsibilities(x).mean(0)
+    return {"sw": sliced_wasserstein(x, exact, generator=g),
+            "mean_error": float((x.mean(0) - posterior.mean()).norm() / math.sqrt(posterior.dim)),
+            "weight_tv": float(0.5 * (share - posterior.weights).abs().sum())}

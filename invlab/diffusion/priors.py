@@ -184,6 +184,20 @@ class UNetPrior(Prior):
             raise ValueError(f"unet: {cfg.out_channels} output channels for {C} input channels; "
                              "expected ε (C) or ε and a variance (2C)")
         self.name = name
+        self._layout()
+
+    def _layout(self) -> None:
+        # On the CPU, oneDNN convolutions run ~25 % faster in channels-last layout (measured on
+        # glyphs32, batch 64: 213 → 164 ms per forward pass; benchmarks/README.md).
+        self._channels_last = self.device.type == "cpu"
+        if self._channels_last:
+            self.unet.to(memory_format=torch.channels_last)
+
+    def _run(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        x = x_t.to(self.dtype)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.unet(x, t.to(x_t.device)).sample.contiguous().to(x_t.dtype)
 
     @property
     def device(self):
@@ -195,18 +209,17 @@ class UNetPrior(Prior):
 
     def to(self, device=None, dtype=None) -> "UNetPrior":
         self.unet.to(device=device, dtype=dtype)
+        self._layout()
         return self
 
     def _reference(self, device=None, dtype=None):
         return torch.empty(0, device=device or self.device, dtype=dtype or self.dtype)
 
     def model_output(self, x_t: torch.Tensor, t) -> torch.Tensor:
-        t = self._check(x_t, t)
-        out = self.unet(x_t.to(self.dtype), t.to(x_t.device)).sample
-        return out.to(x_t.dtype)
+        return self._run(x_t, self._check(x_t, t))
 
     def _eps(self, x_t, t):
-        out = self.unet(x_t.to(self.dtype), t.to(x_t.device)).sample.to(x_t.dtype)
+        out = self._run(x_t, t)
         return out[:, :self.image_shape[0]] if self.learned_variance else out
 
     def log_variance(self, x_t: torch.Tensor, t) -> torch.Tensor:

@@ -61,7 +61,7 @@ def daps(problem, prior, *, annealing_steps: int = 200, ode_steps: int = 5, lang
     check_int("langevin_steps", langevin_steps, lo=0)
     check_positive("tau", tau)
     lr = _default_lr(problem.task) if lr is None else check_positive("lr", lr)
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", "DAPS")
     y = problem.y
     dtype = torch.float64 if y.dtype == torch.float64 else torch.float32
     sigmas = edm_sigmas(annealing_steps, sigma_max, sigma_min)

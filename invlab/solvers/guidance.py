@@ -1,9 +1,10 @@
 """Posterior sampling by guidance: DPS and ΠGDM (ALGORITHMS §2; notebook 03).
 
 Both add a likelihood gradient to an unconditional reverse step; both pay one network VJP per
-step. Defaults are the papers' FFHQ settings scaled to our image size (ALGORITHMS §0a): a
-normalised step has a fixed Euclidean length, so to keep the per-pixel step we multiply it by
-√(D_ours / D_paper), D_paper = 3·256·256.
+step. Defaults are the papers' FFHQ settings; :func:`paper_scale` converts a *normalised* step
+(fixed Euclidean length, as in DPG and DDiff) to our image size: to keep the per-pixel step we
+multiply it by √(D_ours / D_paper), D_paper = 3·256·256. DPS's ζ is scaled by steps only (see
+:func:`dps`).
 """
 from __future__ import annotations
 
@@ -26,9 +27,14 @@ def paper_scale(problem) -> float:
     return math.sqrt(math.prod(problem.op.input_shape) / D_PAPER)
 
 
-def likelihood_of(problem, likelihood: str | None) -> str:
-    """Resolve and check the likelihood a solver uses against the problem's noise model."""
+def likelihood_of(problem, likelihood: str | None, method: str | None = None) -> str:
+    """Resolve and check the likelihood a solver uses against the problem's noise model.
+
+    ``method`` names a solver that only knows Gaussian noise (it then gets its own error)."""
     is_poisson = isinstance(problem.noise, PoissonNoise)
+    if method is not None and is_poisson:
+        raise ValueError(f"problem: {method} assumes Gaussian noise, this problem has Poisson noise; "
+                         "use dps or dpg (likelihood='poisson', weighted least squares)")
     if likelihood is None:
         return "poisson" if is_poisson else "gaussian"
     check_choice("likelihood", likelihood, ("gaussian", "poisson"))
@@ -70,13 +76,16 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
 
     Norms are per sample (the original couples a batch through one norm). ``zeta`` defaults to
     the paper's per-task value (0.3 SR/blur, 0.5 inpainting, 1.0 phase retrieval) times
-    :func:`paper_scale`. Poisson data use the weighted least squares of
-    :meth:`~invlab.noise.PoissonNoise.weighted_ls`. ``keep`` > 0 stores every ``keep``-th x̂_0 in
-    ``Result.trajectory``.
+    T/steps: the paper's ζ is for 1000 steps, and ζ·steps fixed keeps the total pull towards the
+    data. No image-size factor: ∇‖r‖ = Jᵀ Aᵀr/‖r‖ has about unit length at any size, and on
+    glyphs (notebook 03, SR×4, 100 steps) the best ζ was 6 — twice the scaled paper value, where
+    the per-pixel rescaling of :func:`paper_scale` would have given 0.22. Poisson data use the
+    weighted least squares of :meth:`~invlab.noise.PoissonNoise.weighted_ls`. ``keep`` > 0 stores
+    every ``keep``-th x̂_0 in ``Result.trajectory``.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
     lik = likelihood_of(problem, likelihood)
-    zeta = _default_zeta(problem.task) * paper_scale(problem) if zeta is None else check_positive("zeta", zeta)
+    zeta = _default_zeta(problem.task) * prior.T / steps if zeta is None else check_positive("zeta", zeta)
     if not problem.op.differentiable:
         raise ValueError(f"problem: {problem.op.name} is not differentiable; DPS needs ∇A — build it with "
                          "straight_through=True, or use DPG")
@@ -132,7 +141,7 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
     noisy = problem.sigma_y > 0
     if noisy and not op.has_svd:
         raise ValueError(f"problem: noisy ΠGDM needs (r²AAᵀ + σ²I)⁻¹, i.e. an SVD view; {op.name} has none")
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", "ΠGDM")
     sched, y = prior.schedule, problem.y
     grid = timesteps(prior.T, steps, "leading").tolist()
     dtype = torch.float64 if y.dtype == torch.float64 else torch.float32

@@ -21,7 +21,7 @@ def _svd_or_raise(problem, method: str):
     if not (op.linear and op.has_svd):
         raise ValueError(f"problem: {method} needs an operator with an SVD view; {op.name} has none "
                          "(use inpainting, super-resolution, Gaussian blur, compressed sensing or denoising)")
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", method)
     return op.svd()
 
 

@@ -95,7 +95,7 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     if purifier == "consistency":
         raise ValueError("purifier: 'consistency' needs a consistency model for this prior; none is loaded "
                          "(load_prior('glyphs32-cm') arrives with the purification notebook)")
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", "DCDP")
     x = torch.zeros_like(problem.x) if x_init is None else x_init.detach().clone()
     levels = dcdp_schedule(rounds, t_start, t_end, schedule)
     data_steps, purified = [], []

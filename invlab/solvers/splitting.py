@@ -84,7 +84,7 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
     check_int("steps", steps, lo=1, hi=prior.T)
     check_choice("variant", variant, DDIFF_VARIANTS)
     check_int("t_gamma", t_gamma, lo=0, hi=prior.T - 1)
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", "DDiff")
     g0, t0_default, rule_default = _task_defaults(problem.task)
     gamma0 = g0 * paper_scale(problem) if gamma0 is None else gamma0
     if isinstance(gamma0, bool) or not isinstance(gamma0, (int, float)) or not gamma0 > 0 or not math.isfinite(gamma0):
@@ -159,7 +159,7 @@ def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 
     check_int("iterations", iterations, lo=1)
     check_positive("sigma_max", sigma_max)
     check_positive("lam", lam)
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", "PnP-ADMM")
     s_min = max(problem.sigma_y, 0.01) if sigma_min is None else check_positive("sigma_min", sigma_min)
     if s_min >= sigma_max:
         raise ValueError(f"sigma_min: must be below sigma_max ({sigma_max}), got {s_min}")
@@ -202,7 +202,7 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
     zeta = (1.0 if inpaint else 0.2) if zeta is None else zeta
     if not 0 <= zeta <= 1:
         raise ValueError(f"zeta: must lie in [0, 1], got {zeta}")
-    likelihood_of(problem, "gaussian")
+    likelihood_of(problem, "gaussian", "DiffPIR")
     sched, _y = prior.schedule, problem.y
     sigma_n = max(problem.sigma_y / 2, 1e-3)
     grid = quad_grid(prior.T, steps)
