@@ -348,3 +348,14 @@ def test_gmm_exact_likelihood_of_a_noisy_iterate_matches_monte_carlo():
     assert torch.isfinite(g).all()
     with pytest.raises(ValueError, match="A: expected shape"):
         mix.log_likelihood(x_t, t, torch.ones(1, 3, dtype=torch.float64), y, sy)
+
+
+def test_gmm_modes_are_stationary_points_of_the_density():
+    from invlab.diffusion import gmm2d
+    mix = gmm2d()
+    modes = mix.modes()
+    x = modes.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(mix.log_prob(x).sum(), x)
+    assert g.abs().max() < 1e-6                                     # ∇ log p = 0 at every mode
+    assert 1 <= modes.shape[0] <= 6
+    assert torch.cdist(modes, mix.means).min(1).values.max() < 0.05  # near component means here

@@ -187,3 +187,12 @@ def test_peak_memory_sees_a_transient_allocation_on_the_cpu():
         big = torch.ones(50_000_000, dtype=torch.float32)      # 200 MB, freed before the block ends
         del big
     assert mem.peak is not None and mem.peak > 150_000_000
+
+
+def test_hrdis_callback_sees_the_bootstrap_target(prior, glyphs2):
+    x, _ = glyphs2
+    p = invlab.make_problem("box_inpaint", x, seed=0)
+    seen = []
+    SOLVERS["hrdis"](p, prior, steps=5, generator=g(), callback=lambda i, t, mu, x0: seen.append((t, x0)))
+    assert [t for t, _ in seen] == [800, 600, 400, 200, 0]
+    assert all(x0.shape == x.shape and torch.isfinite(x0).all() for _, x0 in seen)

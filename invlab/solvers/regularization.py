@@ -90,7 +90,8 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
         eps_h = fresh if eps_prev is None else math.sqrt(1 - beta) * eps_prev + math.sqrt(beta) * fresh
         a = sched.ab(t, mu)
         with torch.no_grad():
-            eps_t = prior.eps(a.sqrt() * mu.detach() + (1 - a).sqrt() * eps_h, t)
+            mu_t = a.sqrt() * mu.detach() + (1 - a).sqrt() * eps_h
+            eps_t = prior.eps(mu_t, t)
         if not (skip_first and eps_prev is None):
             w = omega(sched, t, lambda2, weighting, clip_min)
             prior_term = ((eps_t - eps_h).detach() * mu).flatten(1).mean(1)
@@ -99,8 +100,8 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
             loss.backward()
             opt.step()
         eps_prev = eps_t
-        if callback is not None:
-            callback(i, t, mu.detach(), mu.detach())
+        if callback is not None:                    # the iterate µ and the bootstrap target x̂_0(µ_t)
+            callback(i, t, mu.detach(), ((mu_t - (1 - a).sqrt() * eps_t) / a.sqrt()).detach())
     return mu.detach()
 
 
