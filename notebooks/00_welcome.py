@@ -82,8 +82,6 @@ print(f"{len(invlab.TASKS)} tasks, measurement of shape {tuple(problem.y.shape)}
 # block. The rest of the course is about doing much better than the right-hand column.
 
 # %%
-import matplotlib.pyplot as plt
-
 from invlab.viz import show_images
 
 imgs = [*x, *problem.y, *problem.op.pinv(problem.y)]

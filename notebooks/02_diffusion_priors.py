@@ -30,7 +30,7 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.diffusion import GaussianMixturePrior, gmm2d, timesteps, weights_dir
+from invlab.diffusion import GaussianMixturePrior, gmm2d, weights_dir
 from invlab.viz import show_images
 
 device = invlab.setup_notebook(seed=SEED)

@@ -32,7 +32,7 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.diffusion import GaussianMixturePrior, ddpm_posterior, gmm2d, linear_gaussian_problem, load_prior
+from invlab.diffusion import ddpm_posterior, gmm2d_problem, linear_gaussian_problem, load_prior
 from invlab.diffusion import posterior_report, timesteps
 from invlab.problems import linear_problem
 from invlab.solvers import SOLVERS
@@ -82,14 +82,8 @@ def gen(seed=SEED):
 # known: we observe $y = x_1 + 0.6\,x_2 + n$ with $\sigma_y = 0.1$.
 
 # %%
-mix = GaussianMixturePrior(gmm2d(), name="gmm2d")
-A2 = torch.tensor([[1.0, 0.6]], dtype=torch.float64)
-SIGMA_2D = 0.1
-x_star = torch.tensor([0.55, -0.55], dtype=torch.float64)
-y2 = A2 @ x_star + 0.05
 N_2D = 2000
-prob2d = linear_problem(A2, x_star.expand(N_2D, -1).clone(), sigma_y=SIGMA_2D, y=y2.expand(N_2D, -1).clone())
-post2d = mix.posterior(A2, y2, SIGMA_2D)
+mix, prob2d, post2d = gmm2d_problem(N_2D, sigma_y=0.1)      # y = x₁ + 0.6 x₂ + n, repeated N_2D times
 exact2d = post2d.sample(N_2D, gen(1))
 
 

@@ -33,8 +33,7 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.diffusion import GaussianMixturePrior, ddim_step, gmm2d, timesteps
-from invlab.problems import linear_problem
+from invlab.diffusion import ddim_step, gmm2d_problem, timesteps
 from invlab.solvers import SOLVERS
 from invlab.viz import show_images
 
@@ -59,10 +58,9 @@ def gen(seed=SEED):
 # over a grid of $x_t$, at a large and a small $t$.
 
 # %%
-mix = GaussianMixturePrior(gmm2d(), name="gmm2d")
-A2 = torch.tensor([[1.0, 0.6]], dtype=torch.float64)
-SIGMA_2D = 0.1
-y2 = A2 @ torch.tensor([0.55, -0.55], dtype=torch.float64) + 0.05
+N_2D = 2000
+mix, prob2d, post2d = gmm2d_problem(N_2D)             # the 2-D problem of notebook 03
+A2, y2, SIGMA_2D = prob2d.op.A, prob2d.y[0], prob2d.sigma_y
 lin = torch.linspace(-1.5, 1.5, 61, dtype=torch.float64)
 grid = torch.stack(torch.meshgrid(lin, lin, indexing="xy"), -1).reshape(-1, 2)
 
@@ -163,9 +161,6 @@ assert all(by[n, 1.0][0] > 3 * by[n, 1.0][1] for n in (4, 16, 64, 256))         
 # Written out for the DDIM sampler on the 2-D mixture, then checked against `SOLVERS["dpg"]`:
 
 # %%
-N_2D = 2000
-prob2d = linear_problem(A2, torch.zeros(N_2D, 2, dtype=torch.float64), sigma_y=SIGMA_2D, y=y2.expand(N_2D, -1).clone())
-post2d = mix.posterior(A2, y2, SIGMA_2D)
 exact2d = post2d.sample(N_2D, gen(1))
 
 

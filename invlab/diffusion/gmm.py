@@ -17,8 +17,8 @@ from .._checks import check_int, check_positive, check_tensor
 from .priors import Prior
 from .schedule import VPSchedule
 
-__all__ = ["GaussianMixture", "GaussianMixturePrior", "gmm_grid", "gmm2d", "linear_gaussian_problem",
-           "posterior_report"]
+__all__ = ["GaussianMixture", "GaussianMixturePrior", "gmm_grid", "gmm2d", "gmm2d_problem",
+           "linear_gaussian_problem", "posterior_report"]
 
 
 class GaussianMixture:
@@ -267,6 +267,25 @@ def gmm2d() -> GaussianMixture:
     covs = R @ D @ R.transpose(-1, -2)
     w = torch.tensor([0.25, 0.2, 0.2, 0.1, 0.15, 0.1], dtype=torch.float64)
     return GaussianMixture(w, means, covs)
+
+
+def gmm2d_problem(n: int = 2000, *, sigma_y: float = 0.1):
+    """The 2-D picture problem of notebooks 03–04: the ``gmm2d`` prior, one measurement
+    y = x_1 + 0.6 x_2 + σ_y n of x* = (0.55, −0.55) (the noise draw fixed at +0.05), repeated
+    ``n`` times so one solver call draws ``n`` posterior samples.
+
+    Returns ``(prior, problem, posterior)``: the :class:`GaussianMixturePrior`, the
+    :class:`~invlab.problems.InverseProblem` (``problem.op.A`` is the 1×2 matrix) and the exact
+    posterior :class:`GaussianMixture`.
+    """
+    from ..problems import linear_problem
+    check_int("n", n, lo=1)
+    prior = GaussianMixturePrior(gmm2d(), name="gmm2d")
+    A = torch.tensor([[1.0, 0.6]], dtype=torch.float64)
+    x_star = torch.tensor([0.55, -0.55], dtype=torch.float64)
+    y = A @ x_star + 0.05
+    problem = linear_problem(A, x_star.expand(n, -1).clone(), sigma_y=sigma_y, y=y.expand(n, -1).clone())
+    return prior, problem, prior.posterior(A, y, sigma_y)
 
 
 def linear_gaussian_problem(prior: GaussianMixturePrior, m: int = 1, *, seed: int = 0):

@@ -208,7 +208,8 @@ class UNetPrior(Prior):
         return next(self.unet.parameters()).dtype
 
     def to(self, device=None, dtype=None) -> "UNetPrior":
-        self.unet.to(device=device, dtype=dtype)
+        kw = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
+        self.unet.to(**kw)                                   # (diffusers warns when dtype=None is passed)
         self._layout()
         return self
 
