@@ -26,6 +26,15 @@ def dcdp_schedule(rounds: int, t_start: int, t_end: int, kind: str = "linear") -
     return [max(t, 1) for t in ts]
 
 
+def paper_measurement_size(problem) -> int:
+    """Values in the paper's measurement for this task on 3×256×256 FFHQ: 3·(256/f)² for
+    super-resolution by f (SR×4: 12288, so η = 1e3 is the step 2η/M ≈ 0.16 of ALGORITHMS §4),
+    3·256² otherwise (masks and blurs keep the image size)."""
+    if problem.task.startswith("sr"):
+        return 3 * (256 // int(problem.params.get("factor", 4))) ** 2
+    return M_PAPER
+
+
 def _defaults(task: str) -> dict:
     # FFHQ (ALGORITHMS §4): rounds K, data steps τ, paper learning rate η, T_0, T_K
     if task.startswith("sr"):
@@ -76,14 +85,14 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
 
     ``lr`` is the SGD rate on *our* mean loss. The paper's rate η acts on a mean over
     M_paper = 3·256² values, an effective step 2η/M_paper; the default keeps that effective step:
-    lr = η · M/M_paper for our measurement size M. ``t_end`` > 0 keeps some purification at the
+    lr = η · M/M_paper for our measurement size M (M_paper: :func:`paper_measurement_size`). ``t_end`` > 0 keeps some purification at the
     end for noisy data. ``purifier="consistency"`` needs a consistency model (not shipped yet).
     """
     d = _defaults(problem.task)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
     dc_steps = d["dc_steps"] if dc_steps is None else check_int("dc_steps", dc_steps, lo=0)
     m = problem.y[0].numel()
-    lr = d["eta"] * m / M_PAPER if lr is None else check_positive("lr", lr)
+    lr = d["eta"] * m / paper_measurement_size(problem) if lr is None else check_positive("lr", lr)
     t_start = d["t_start"] if t_start is None else check_int("t_start", t_start, lo=1, hi=prior.T)
     t_end = d["t_end"] if t_end is None else check_int("t_end", t_end, lo=0, hi=prior.T)
     if schedule == "linear" and t_start <= t_end:
