@@ -24,6 +24,7 @@ def setup_notebook(seed: int = 0, *, device: str | None = None, dpi: int = 80) -
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*TypedStorage.*")
+    warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")   # huggingface_hub, via diffusers
     try:
         import matplotlib
         import matplotlib.pyplot as plt

@@ -359,3 +359,11 @@ def test_gmm_modes_are_stationary_points_of_the_density():
     assert g.abs().max() < 1e-6                                     # ∇ log p = 0 at every mode
     assert 1 <= modes.shape[0] <= 6
     assert torch.cdist(modes, mix.means).min(1).values.max() < 0.05  # near component means here
+
+
+def test_stand_in_prior_has_the_hub_models_shape_and_schedule(tmp_path):
+    from invlab.diffusion import stand_in_prior
+    prior = stand_in_prior(tmp_path / "s", size=32)
+    assert prior.image_shape == (3, 32, 32) and prior.T == 1000
+    torch.testing.assert_close(prior.alpha_bar, VPSchedule.linear().alpha_bar)
+    assert (tmp_path / "s" / "diffusion_pytorch_model.safetensors").exists()

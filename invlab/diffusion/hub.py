@@ -9,12 +9,14 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 from .._checks import check_int
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
 from .priors import UNetPrior
 from .schedule import VPSchedule
 
-__all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir"]
+__all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir", "stand_in_prior"]
 
 PRIORS = ("glyphs32", "gmm2d", "gmm-grid")
 HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/ddpm-ema-bedroom-256")
@@ -103,3 +105,24 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
             f"here. On a machine with internet run `python data_scripts/fetch_pretrained.py {name}` once "
             f"(it checks sha256 and stores safetensors in the cache). Cause: {type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}") from None
+
+
+def stand_in_prior(folder, *, size: int = 256, channels: int = 3, seed: int = 0) -> UNetPrior:
+    """An *untrained* tiny diffusers ``UNet2DModel`` of the hub models' class and image size, saved
+    to ``folder`` with the DDPM schedule (linear β 1e-4…0.02, T = 1000) and loaded back through
+    :func:`load_prior`'s local-folder path (notebook 10).
+
+    It produces noise, not faces: its only job is to run every code path a 256×256 pretrained model
+    takes — loading, 3-channel operators, every solver — on a CPU without internet.
+    """
+    from diffusers import DDPMScheduler, UNet2DModel
+    check_int("size", size, lo=8)
+    check_int("channels", channels, lo=1)
+    torch.manual_seed(seed)
+    unet = UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       layers_per_block=1, norm_num_groups=4)
+    folder = Path(folder)
+    unet.save_pretrained(folder, safe_serialization=True)
+    DDPMScheduler(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02).save_pretrained(folder)
+    return load_prior(str(folder))

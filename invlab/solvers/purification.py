@@ -85,7 +85,8 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
 
     ``lr`` is the SGD rate on *our* mean loss. The paper's rate η acts on a mean over
     M_paper = 3·256² values, an effective step 2η/M_paper; the default keeps that effective step:
-    lr = η · M/M_paper for our measurement size M (M_paper: :func:`paper_measurement_size`). ``t_end`` > 0 keeps some purification at the
+    lr = η · M/M_paper for our measurement size M (M_paper: :func:`paper_measurement_size`).
+    ``t_end`` > 0 keeps some purification at the
     end for noisy data. ``purifier="consistency"`` needs a consistency model (not shipped yet).
     """
     d = _defaults(problem.task)
