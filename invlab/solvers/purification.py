@@ -83,10 +83,10 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     return x (the last purified image, at t ≈ 1). ``Result.trajectory`` holds the purified image of
     every round and ``info["data_consistent"]`` the image after each data phase.
 
-    ``lr`` is the SGD rate on *our* mean loss. The paper's rate η acts on a mean over
-    M_paper = 3·256² values, an effective step 2η/M_paper; the default keeps that effective step:
-    lr = η · M/M_paper for our measurement size M (M_paper: :func:`paper_measurement_size`).
-    ``t_end`` > 0 keeps some purification at the
+    ``lr`` is the SGD rate on *our* mean loss. The paper's rate η acts on a mean over the M_paper
+    values of its measurement (:func:`paper_measurement_size`: 3·64² for SR×4, 3·256² for masks
+    and blurs), an effective step 2η/M_paper; the default keeps that effective step:
+    lr = η · M/M_paper for our measurement size M. ``t_end`` > 0 keeps some purification at the
     end for noisy data. ``purifier="consistency"`` needs a consistency model (not shipped yet).
     """
     d = _defaults(problem.task)
