@@ -193,8 +193,8 @@ for task in ("sr4", "gaussian_blur"):
 # ## 4 · Noise robustness, and the residual as a hallucination gauge
 #
 # PSNR against $\sigma_y$ for DDiff, DAPS and DPS (SR×4, 8 glyphs). DAPS runs with the paper's
-# likelihood temperature $\tau = 0.01$ (fixed, whatever $\sigma_y$) and with $\tau = \sigma_y$, at
-# 100 NFE (50 annealing levels × 2 ODE steps, 20 Langevin steps each; the paper uses 1000 NFE).
+# likelihood temperature $\tau = 0.01$ (fixed, whatever $\sigma_y$) at 100 NFE (50 annealing
+# levels × 2 ODE steps, 20 Langevin steps each; the paper uses 1000 NFE).
 # The residual $\|y - A\hat x\|^2/\dim y$ should be close to $\sigma_y^2$: much lower means the
 # solver fitted the noise (hallucinated detail), much higher that it ignored the data.
 
@@ -207,14 +207,13 @@ for sy in SIGMAS:
     p = invlab.make_problem("sr4", x8, sigma_y=sy, seed=SEED)
     runs = {"DDiff": SOLVERS["ddiff"](p, prior, steps=STEPS, generator=gen()),
             "DAPS τ=0.01": SOLVERS["daps"](p, prior, **DAPS_KW, generator=gen()),
-            "DAPS τ=σ_y": SOLVERS["daps"](p, prior, tau=sy, **DAPS_KW, generator=gen()),
             "DPS": SOLVERS["dps"](p, prior, steps=STEPS, zeta=6.0, generator=gen())}
     if sy == SIGMA_Y:
         runs["DiffPIR"] = SOLVERS["diffpir"](p, prior, generator=gen())
     for name, r in runs.items():
         robust[name, sy] = metrics.scorecard(p, r, l8)
 fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
-for name in ("DDiff", "DAPS τ=0.01", "DAPS τ=σ_y", "DPS"):
+for name in ("DDiff", "DAPS τ=0.01", "DPS"):
     ax[0].semilogx(SIGMAS, [robust[name, s]["psnr"] for s in SIGMAS], "o-", label=name)
     ax[1].semilogx(SIGMAS, [robust[name, s]["residual"] ** 2 / s ** 2 for s in SIGMAS], "o-", label=name)
 ax[0].set(xlabel="σ_y", ylabel="PSNR (dB)", title="noise robustness, SR×4")
@@ -223,27 +222,29 @@ ax[1].set(xlabel="σ_y", ylabel="residual / σ_y²", yscale="log", title="halluc
 ax[0].legend(fontsize=8)
 fig.tight_layout()
 for sy in SIGMAS:
-    print(f"σ_y={sy:<5}", "  ".join(f"{n}: {robust[n, sy]['psnr']:.1f} dB" for n in ("DDiff", "DAPS τ=0.01",
-                                                                                      "DAPS τ=σ_y", "DPS")))
+    print(f"σ_y={sy:<5}", "  ".join(f"{n}: {robust[n, sy]['psnr']:.1f} dB" for n in ("DDiff", "DAPS τ=0.01", "DPS")))
 
 # %%
 gauge = {n: abs(torch.log(torch.tensor(robust[n, SIGMA_Y]["residual"] ** 2 / SIGMA_Y ** 2)).item())
          for n in ("DDiff", "DPS", "DiffPIR")}
 print("|log(residual/σ_y²)| at σ_y = 0.05:", {k: round(v, 2) for k, v in gauge.items()})
-assert gauge["DDiff"] < gauge["DPS"] and gauge["DDiff"] < gauge["DiffPIR"]     # the paper's residual claim
+assert max(gauge.values()) < 1.0                        # all three explain y to within a factor e of σ_y²
+assert gauge["DDiff"] > min(gauge["DPS"], gauge["DiffPIR"])   # the paper's residual claim does not hold here
 for sy in (0.2, 0.5):
     assert robust["DDiff", sy]["psnr"] > robust["DAPS τ=0.01", sy]["psnr"]    # DDiff above DAPS at high noise
 drop = {n: robust[n, 0.05]["psnr"] - robust[n, 0.5]["psnr"] for n in ("DDiff", "DAPS τ=0.01")}
 print("PSNR lost from σ_y = 0.05 to 0.5:", {k: round(v, 1) for k, v in drop.items()})
 
 # %% [markdown]
-# **What we measured.** DDiff's residual sits closest to $\sigma_y^2$ of DDiff, DPS and DiffPIR
-# (the paper's hallucination argument holds here). At high noise ($\sigma_y \ge 0.2$) DDiff stays
+# **What we measured.** The residual gauge does **not** single out DDiff on our prior: all three
+# solvers explain $y$ to within a factor $e$ of $\sigma_y^2$, and DPS and DiffPIR sit slightly closer
+# to 1 than DDiff (printed above; with an earlier snapshot of the prior DDiff was the closest — on 8
+# glyphs this gauge is fragile). At high noise ($\sigma_y \ge 0.2$) DDiff stays
 # above DAPS with the paper's settings — but read "degrades less" with care: from $\sigma_y = 0.05$
 # to $0.5$ DDiff *loses more* dB than DAPS (printed above), because it starts much higher. Setting
-# DAPS's $\tau$ to the true $\sigma_y$ does not rescue it at this budget: with the paper's Langevin
-# step sizes the data term then pulls too weakly — the paper's $\tau = 0.01$ acts as a tuned step,
-# not as a noise model. And DPS, which pays a backward pass per step (twice DDiff's cost), is a
+# DAPS's $\tau$ to the true $\sigma_y$ does not rescue it at this budget (we measured 13.2 dB at
+# $\sigma_y = 0.05$): with the paper's Langevin step sizes the data term then pulls too weakly — the
+# paper's $\tau = 0.01$ acts as a tuned step, not as a noise model. And DPS, which pays a backward pass per step (twice DDiff's cost), is a
 # little ahead of DDiff in PSNR at every noise level on our prior.
 
 # %% [markdown]
@@ -276,7 +277,8 @@ w.interact(show_ddiff, gamma0=w.FloatLogSlider(1.3, base=10, min=-1, max=1.5), t
 # - *Dual ascent plus re-noising beats either alone, and the naive Diff-PnP variants collapse*:
 #   confirmed on SR×4 and Gaussian blur at the paper's (scaled) step sizes — with the caveat that
 #   a larger step rescues Diff-PnP-ADMM on SR×4.
-# - *The residual stays near $\sigma_y^2$ (no hallucination)*: closer than DPS and DiffPIR here.
+# - *The residual stays near $\sigma_y^2$ (no hallucination)*: near it, yes; closer than DPS and
+#   DiffPIR, no — not on the shipped prior.
 # - *Robust to heavy noise, better than DAPS*: above DAPS at $\sigma_y \ge 0.2$ with DAPS's paper
 #   settings; the drop from low noise is larger for DDiff. Not better than DPS here (at half the
 #   cost per iteration).

@@ -176,8 +176,8 @@ hr_vs_dr = {task: {k: (sweep[task, 0.2][k], sweep[task, 1.0][k]) for k in ("psnr
 for task, d in hr_vs_dr.items():
     print(task, {k: f"HRDIS {a:.2f} / RED-diff {b:.2f}" for k, (a, b) in d.items()})
 for task in ("box_inpaint", "sr4"):
-    assert abs(hr_vs_dr[task]["psnr"][0] - hr_vs_dr[task]["psnr"][1]) < 1.0       # PSNR within 1 dB
-assert hr_vs_dr["freeform_inpaint"]["psnr"][1] > hr_vs_dr["freeform_inpaint"]["psnr"][0]   # RED-diff ahead here
+    assert hr_vs_dr[task]["psnr"][0] > hr_vs_dr[task]["psnr"][1] - 1.0         # HRDIS loses < 1 dB (here: none)
+assert hr_vs_dr["freeform_inpaint"]["psnr"][0] < hr_vs_dr["freeform_inpaint"]["psnr"][1] - 1.0   # fails here
 for task in ("box_inpaint", "sr4"):
     assert hr_vs_dr[task]["accuracy"][0] > hr_vs_dr[task]["accuracy"][1]         # HRDIS reads better
 top2 = {task: sorted(BETAS, key=lambda b: -sweep[task, b]["psnr"])[:2] for task in ("box_inpaint", "sr4")}
@@ -214,7 +214,6 @@ for name, r in eff.items():
     s = eff_scores[name] = metrics.scorecard(p4, r, labels[:2])
     print(f"{name:14s} PSNR {s['psnr']:6.2f}  acc {s['accuracy']:.2f}  NFE {r.nfe:5d}  {r.seconds:5.1f} s")
 
-# %% [markdown]
 # %%
 assert eff_scores["HRDIS 100"]["psnr"] > eff_scores["RED-diff 100"]["psnr"]             # at equal steps
 assert eff_scores["RED-diff 1000"]["psnr"] > eff_scores["HRDIS 100"]["psnr"] + 3        # the claim fails here
@@ -251,9 +250,9 @@ w.interact(show_hrdis, beta=w.FloatSlider(0.2, min=0, max=1, step=0.05),
 # %% [markdown]
 # ## What the paper claims, what we see here
 # (Numbers are printed above; the asserts check the ones that hold.)
-# - *HRDIS beats RED-diff in perceptual quality at equal steps, PSNR within 1 dB*: PSNR within
-#   1 dB on box inpainting and SR×4; on free-form inpainting RED-diff is about 1 dB ahead (both
-#   read every glyph correctly). Classifier accuracy is higher for HRDIS on box inpainting and SR×4. The Fréchet
+# - *HRDIS beats RED-diff in perceptual quality at equal steps, losing at most 1 dB of PSNR*: on
+#   box inpainting and SR×4 HRDIS loses no PSNR at all (it gains); on free-form inpainting
+#   RED-diff is more than 1 dB ahead (both read every glyph correctly), so there the claim fails. Classifier accuracy is higher for HRDIS on box inpainting and SR×4. The Fréchet
 #   distance and the high-frequency energy do **not** consistently favour HRDIS on our prior
 #   (see the table) — on glyphs, RED-diff's outputs are not visibly blurrier.
 # - *β = 0.2 is a good default*: it is among the best two β (by PSNR) on both swept tasks.
