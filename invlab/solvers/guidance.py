@@ -15,7 +15,7 @@ import torch
 from .._checks import randn, check_choice, check_int, check_positive
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from ..noise import PoissonNoise
-from .base import Result, solver
+from .base import initial_noise, Result, solver
 
 __all__ = ["dps", "pigdm", "paper_scale", "likelihood_of"]
 
@@ -90,9 +90,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
         raise ValueError(f"problem: {problem.op.name} is not differentiable; DPS needs ∇A — build it with "
                          "straight_through=True, or use DPG")
     grid = timesteps(prior.T, steps, "respaced").tolist()
-    y = problem.y
-    x = torch.randn((problem.batch_size,) + tuple(prior.image_shape), generator=generator,
-                    dtype=torch.float64 if y.dtype == torch.float64 else torch.float32).to(y)
+    x = initial_noise(problem, prior, generator)
     traj, losses = [], []
     for i, t in enumerate(grid):
         s = grid[i + 1] if i + 1 < len(grid) else -1
@@ -105,9 +103,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
             x0 = x0.detach()
             if s >= 0:
                 mean, var = ddpm_posterior(prior.schedule, x0, x, t, s)
-                z = torch.randn(x.shape, generator=generator, dtype=x.dtype if x.dtype == torch.float64
-                                else torch.float32).to(x)
-                x = mean + var.sqrt() * z - zeta * grad
+                x = mean + var.sqrt() * randn(x.shape, generator, like=x) - zeta * grad
             else:
                 x = x0 - zeta * grad
         losses.append(norm.detach())
@@ -144,11 +140,9 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
     likelihood_of(problem, "gaussian", "ΠGDM")
     sched, y = prior.schedule, problem.y
     grid = timesteps(prior.T, steps, "leading").tolist()
-    dtype = torch.float64 if y.dtype == torch.float64 else torch.float32
     a_T = sched.ab(grid[0], y)
-    x = a_T.sqrt() * op.pinv(y) + (1 - a_T).sqrt() * torch.randn(y.shape[:1] + tuple(prior.image_shape),
-                                                                  generator=generator, dtype=dtype).to(y)
     pinv_y = op.pinv(y)
+    x = a_T.sqrt() * pinv_y + (1 - a_T).sqrt() * initial_noise(problem, prior, generator)
     sv = op.svd() if noisy else None
     for i, t in enumerate(grid):
         s = grid[i + 1] if i + 1 < len(grid) else -1
