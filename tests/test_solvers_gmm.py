@@ -146,7 +146,7 @@ def test_dcdp_schedule_and_bad_input():
              (dict(rounds=0), "rounds: must lie in"),
              (dict(lr=-1.0), "lr: must be > 0"),
              (dict(purifier="sde"), "purifier: unknown value"),
-             (dict(purifier="consistency"), "purifier: 'consistency' needs a consistency model")]
+             (dict(purifier="consistency"), "consistency_model: purifier='consistency' needs")]
     for kw, match in cases:
         with pytest.raises(ValueError, match=match):
             SOLVERS["dcdp"](prob, prior, **kw)

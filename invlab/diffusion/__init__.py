@@ -1,4 +1,5 @@
 """Diffusion core (notebook 02): VP schedule, time grids, samplers, priors, ``load_prior``."""
+from .consistency import ConsistencyModel, karras_sigmas, load_consistency_model  # noqa: F401
 from .gmm import (GaussianMixture, GaussianMixturePrior, gmm2d, gmm2d_problem, gmm_grid,  # noqa: F401
                   linear_gaussian_problem, posterior_report)
 from .hub import HUB_PRIORS, PRIORS, PriorUnavailable, load_prior, stand_in_prior, weights_dir  # noqa: F401

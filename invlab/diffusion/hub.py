@@ -12,13 +12,14 @@ from pathlib import Path
 import torch
 
 from .._checks import check_int
+from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
 from .priors import UNetPrior
 from .schedule import VPSchedule
 
 __all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir", "stand_in_prior"]
 
-PRIORS = ("glyphs32", "gmm2d", "gmm-grid")
+PRIORS = ("glyphs32", "glyphs32-cm", "gmm2d", "gmm-grid")
 HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/ddpm-ema-bedroom-256")
 
 
@@ -38,6 +39,21 @@ def _schedule_from(path_or_id: str, subfolder: str | None = None, **kw) -> VPSch
     except Exception:
         return VPSchedule.linear()   # repos without a scheduler config use the DDPM default
     return VPSchedule.from_config(cfg)
+
+
+def _is_cm_pipeline(folder: Path) -> bool:
+    cfg = folder / "scheduler" / "scheduler_config.json"
+    return cfg.exists() and json.loads(cfg.read_text()).get("_class_name") == "CMStochasticIterativeScheduler"
+
+
+def _hub_class(repo_id: str, offline: bool) -> str | None:
+    """The pipeline class named by a hub repo's model_index.json (None when it has none)."""
+    from huggingface_hub import hf_hub_download
+    try:
+        idx = hf_hub_download(repo_id, "model_index.json", local_files_only=offline)
+    except Exception:
+        return None
+    return json.loads(Path(idx).read_text()).get("_class_name")
 
 
 def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, **kw) -> UNetPrior:
@@ -64,10 +80,12 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     """A prior by name.
 
     Args:
-        name: ``"glyphs32"`` (shipped: 32×32 glyphs, 1.8 M-parameter UNet), ``"gmm2d"`` (2-D
+        name: ``"glyphs32"`` (shipped: 32×32 glyphs, 1.8 M-parameter UNet), ``"glyphs32-cm"`` (its
+            distilled consistency model, a :class:`ConsistencyModel`, not a :class:`Prior`), ``"gmm2d"`` (2-D
             mixture for pictures), ``"gmm-grid"`` (25-component benchmark mixture in ``dim``
             dimensions), a diffusers hub id such as ``"google/ddpm-ema-celebahq-256"``, or a local
-            folder saved with ``save_pretrained``.
+            folder saved with ``save_pretrained`` (a consistency-model folder gives a
+            :class:`ConsistencyModel`).
         dim: dimension of ``"gmm-grid"``.
         device, dtype: where the network lives (default: CPU, float32).
         offline: look only in the local cache (default: the ``HF_HUB_OFFLINE`` setting).
@@ -84,12 +102,20 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
             raise PriorUnavailable(f"name: the shipped glyphs32 weights are missing from {path}; "
                                    "reinstall invlab or run data_scripts/train_prior.py")
         return _load_unet_prior(str(path), "glyphs32", device=device, dtype=dtype)
+    if name == "glyphs32-cm":
+        path = weights_dir("glyphs32-cm")
+        if not (path / "consistency.json").exists():
+            raise PriorUnavailable(f"name: the shipped glyphs32-cm weights are missing from {path}; "
+                                   "run data_scripts/distill_consistency.py")
+        return load_consistency_model(path, device=device, dtype=dtype, name="glyphs32-cm")
     if name == "gmm2d":
         return GaussianMixturePrior(gmm2d(), name="gmm2d")
     if name == "gmm-grid":
         check_int("dim", dim, lo=2)
         return GaussianMixturePrior(gmm_grid(dim), name=f"gmm-grid{dim}")
     if Path(name).is_dir():
+        if (Path(name) / "consistency.json").exists() or _is_cm_pipeline(Path(name)):
+            return load_consistency_model(name, device=device, dtype=dtype)
         return _load_unet_prior(name, Path(name).name, device=device, dtype=dtype)
     parts = name.split("/")
     if len(parts) != 2 or not all(parts):
@@ -98,6 +124,10 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
     try:
+        if _hub_class(name, offline) == "ConsistencyModelPipeline":     # openai/diffusers-cd_* and ct_*
+            from huggingface_hub import snapshot_download
+            folder = snapshot_download(name, local_files_only=offline, allow_patterns=["*.json", "*.safetensors"])
+            return load_consistency_model(folder, device=device, dtype=dtype, name=name)
         return _load_unet_prior(name, name, device=device, dtype=dtype, local_files_only=offline)
     except (OSError, ValueError, EnvironmentError) as e:
         raise PriorUnavailable(

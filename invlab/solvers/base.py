@@ -64,14 +64,15 @@ class _Counter:
         return grad
 
 
-def CountingPrior(prior, counter: _Counter):
+def CountingPrior(prior, counter: _Counter, method: str = "eps"):
     """A shallow copy of ``prior`` whose ``eps`` counts forward and backward network passes.
 
     Everything derived from ``eps`` (``x0``, ``score``, ``sample``, ``purify``) goes through the
-    counting version, because those methods call ``self.eps``.
+    counting version, because those methods call ``self.eps``. For a consistency model the counted
+    method is ``network`` (every f evaluation calls it once).
     """
     counted = copy.copy(prior)
-    inner = prior.eps
+    inner = getattr(prior, method)
 
     def eps(x_t, t):
         counter.nfe += 1
@@ -80,7 +81,7 @@ def CountingPrior(prior, counter: _Counter):
             out.register_hook(counter.hook)
         return out
 
-    counted.eps = eps
+    setattr(counted, method, eps)
     return counted
 
 
@@ -168,6 +169,8 @@ def solver(fn: Callable) -> Callable:
         _check_fit(problem, prior)
         counter = _Counter()
         counted = CountingPrior(prior, counter)
+        if kwargs.get("consistency_model") is not None:              # DCDP's one-step purifier
+            kwargs["consistency_model"] = CountingPrior(kwargs["consistency_model"], counter, "network")
         device = problem.y.device
         t0 = time.perf_counter()
         with _PeakMemory(device) as mem:

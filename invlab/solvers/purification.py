@@ -61,12 +61,15 @@ def data_consistency(problem, x, steps: int, lr: float, momentum: float) -> torc
     return x.detach()
 
 
-def purify(prior, x, t_k: int, purifier: str, ddim_steps: int, generator):
-    """Noise to index t_k − 1, then map back: DDIM (V1, min(ddim_steps, t_k) steps) or one
-    Tweedie step (V2); x̂_0 is clamped for image priors, as the DCDP code does."""
+def purify(prior, x, t_k: int, purifier: str, ddim_steps: int, generator, consistency_model=None):
+    """Noise to index t_k − 1, then map back: DDIM (V1, min(ddim_steps, t_k) steps), one
+    Tweedie step (V2), or one consistency-model evaluation (CM); x̂_0 is clamped for image priors,
+    as the DCDP code does."""
     t = t_k - 1
     if purifier == "ddim":
         return prior.purify(x, t, ddim_steps, generator=generator)
+    if purifier == "consistency":
+        return consistency_model.purify(x, t, generator=generator)
     noisy = prior.schedule.noise(x, t, randn(x.shape, generator, like=x))
     return prior.x0(noisy, t)
 
@@ -74,7 +77,8 @@ def purify(prior, x, t_k: int, purifier: str, ddim_steps: int, generator):
 @solver
 def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = None, lr: float | None = None,
          momentum: float = 0.9, t_start: int | None = None, t_end: int | None = None, purifier: str = "ddim",
-         ddim_steps: int = 20, schedule: str = "linear", x_init=None, generator=None, callback=None):
+         ddim_steps: int = 20, schedule: str = "linear", consistency_model=None, x_init=None, generator=None,
+         callback=None):
     """Decoupled data consistency with diffusion purification (DCDP), ALGORITHMS §4:
 
     x = 0 (or ``x_init``); for k = 1..K:
@@ -87,7 +91,9 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     values of its measurement (:func:`paper_measurement_size`: 3·64² for SR×4, 3·256² for masks
     and blurs), an effective step 2η/M_paper; the default keeps that effective step:
     lr = η · M/M_paper for our measurement size M. ``t_end`` > 0 keeps some purification at the
-    end for noisy data. ``purifier="consistency"`` needs a consistency model (not shipped yet).
+    end for noisy data. ``purifier="consistency"`` purifies with one evaluation of
+    ``consistency_model`` (e.g. ``load_prior("glyphs32-cm")``): x + σ_k z with σ_k the EDM level of
+    t_k − 1, then f(·, σ_k) — the paper's σ_k decaying in [0.002, 80] is this same schedule.
     """
     d = _defaults(problem.task)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
@@ -102,9 +108,12 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     check_choice("schedule", schedule, ("linear", "constant"))
     check_int("ddim_steps", ddim_steps, lo=1, hi=prior.T)
     check_positive("momentum", momentum, allow_zero=True)
-    if purifier == "consistency":
-        raise ValueError("purifier: 'consistency' needs a consistency model for this prior; none is loaded "
-                         "(load_prior('glyphs32-cm') arrives with the purification notebook)")
+    if purifier == "consistency" and consistency_model is None:
+        raise ValueError("consistency_model: purifier='consistency' needs a consistency model of this prior, "
+                         "e.g. consistency_model=load_prior('glyphs32-cm')")
+    if consistency_model is not None and tuple(consistency_model.image_shape) != tuple(prior.image_shape):
+        raise ValueError(f"consistency_model: its images are {tuple(consistency_model.image_shape)}, "
+                         f"the prior's {tuple(prior.image_shape)}")
     likelihood_of(problem, "gaussian", "DCDP")
     x = torch.zeros_like(problem.x) if x_init is None else x_init.detach().clone()
     levels = dcdp_schedule(rounds, t_start, t_end, schedule)
@@ -112,9 +121,10 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     for k, t_k in enumerate(levels):
         x_dc = data_consistency(problem, x, dc_steps, lr, momentum)
         with torch.no_grad():
-            x = purify(prior, x_dc, t_k, purifier, ddim_steps, generator)
+            x = purify(prior, x_dc, t_k, purifier, ddim_steps, generator, consistency_model)
         data_steps.append(x_dc)
         purified.append(x)
         if callback is not None:
             callback(k, t_k, x_dc, x)
-    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr})
+    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
+                                                      "dc_steps": dc_steps})
