@@ -102,3 +102,16 @@ def test_dcdp_consistency_purifier_costs_one_pass_per_round():
     assert res.nfe == 4 and res.vjp == 0 and res.x.shape == prob.x.shape
     with pytest.raises(ValueError, match="consistency_model: its images are"):
         SOLVERS["dcdp"](prob, prior, purifier="consistency", consistency_model=ConsistencyModel(_tiny_unet()))
+
+
+def test_shipped_glyph_consistency_model():
+    from invlab.diffusion import weights_dir
+    folder = weights_dir("glyphs32-cm")
+    size = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
+    assert size <= 10 * 2 ** 20
+    cm = load_prior("glyphs32-cm")
+    assert isinstance(cm, ConsistencyModel) and cm.parameterization == "vp-eps" and cm.image_shape == (1, 32, 32)
+    assert next(cm.unet.parameters()).dtype == torch.float32          # stored in float16, run in float32
+    x = cm.sample(4, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (4, 1, 32, 32) and float(x.abs().max()) <= 1.0
+    torch.testing.assert_close(x, cm.sample(4, generator=torch.Generator().manual_seed(0)))

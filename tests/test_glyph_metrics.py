@@ -49,3 +49,17 @@ def test_glyph_metric_bad_input():
         metrics.classifier_accuracy(torch.zeros(2, 1, 32, 32), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="x_a: need at least two images"):
         metrics.frechet_distance(torch.zeros(1, 1, 32, 32), torch.zeros(5, 1, 32, 32))
+
+
+def test_canny_outlines_a_square_and_ignores_flat_images():
+    x = -torch.ones(2, 1, 32, 32)
+    x[0, :, 10:20, 10:20] = 1.0
+    edges = metrics.canny(x)
+    assert not bool(edges[1].any())                                    # a flat image has no edges
+    assert not bool(edges[0, 12:18, 12:18].any())                      # nothing inside the square
+    assert not bool(edges[0, :7].any()) and not bool(edges[0, 23:].any())
+    assert 30 <= int(edges[0].sum()) <= 48                              # one thin outline (perimeter 40)
+    d = metrics.edge_density(x)
+    assert d.shape == (2,) and float(d[0]) == pytest.approx(int(edges[0].sum()) / 1024)
+    with pytest.raises(ValueError, match="x:"):
+        metrics.edge_density(torch.full((1, 1, 8, 8), float("nan")))

@@ -172,3 +172,27 @@ def test_quad_grid_and_edm_sigmas():
     assert q[0] == 999 and q[-1] == 0 and q == sorted(q, reverse=True)
     s = edm_sigmas(200)
     assert s[0] == pytest.approx(100.0) and s[-2] == pytest.approx(0.1) and s[-1] == 0.0 and len(s) == 201
+
+
+def test_prox_choice_for_splitting_solvers():
+    import dataclasses
+    prior = load_prior("glyphs32")
+    x = invlab.glyphs(1)[0]
+    blur = invlab.make_problem("gaussian_blur", x, sigma_y=0.05, seed=0)
+    sr = invlab.make_problem("sr4", x, sigma_y=0.05, seed=0)
+    composed = dataclasses.replace(sr, op=sr.op @ blur.op)                  # SR after blur: no closed form
+    assert not composed.op.has_prox
+    for name, kw in (("pnp_admm", dict(iterations=2)), ("diffpir", dict(steps=2))):
+        with pytest.raises(ValueError, match="prox: 'closed_form' was requested but .* no closed-form"):
+            SOLVERS[name](composed, prior, prox="closed_form", **kw)
+        with pytest.raises(ValueError, match="prox: unknown value"):
+            SOLVERS[name](sr, prior, prox="newton", **kw)
+        with pytest.raises(ValueError, match="problem: a proximal data step needs a linear operator"):
+            SOLVERS[name](invlab.make_problem("phase_retrieval", x, sigma_y=0.05), prior, **kw)
+        a = SOLVERS[name](composed, prior, prox="auto", generator=torch.Generator().manual_seed(0), **kw)
+        assert a.x.shape == x.shape and bool(torch.isfinite(a.x).all())
+    # closed form and conjugate gradient solve the same sub-problem
+    from invlab.solvers.splitting import data_prox
+    v = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(data_prox(sr, v, 1.0, method="closed_form"), data_prox(sr, v, 1.0, method="cg"),
+                               atol=1e-4, rtol=0)

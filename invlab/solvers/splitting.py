@@ -123,14 +123,30 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
 
 
 # ---------------------------------------------------------------------------------------------
-def data_prox(problem, v, gamma, cg_iters: int = 50):
-    """argmin_x ½‖A x − y‖² + ‖x − v‖²/(2γ): closed form when the operator has one (masks,
-    pooling, separable and FFT blurs, block CS), conjugate gradient otherwise."""
-    from ..operators import conjugate_gradient
+PROX_METHODS = ("auto", "closed_form", "cg")
+
+
+def check_prox(problem, method: str) -> str:
+    """Validate a solver's ``prox`` choice against the operator before any work."""
+    check_choice("prox", method, PROX_METHODS)
     op = problem.op
     if not op.linear:
         raise ValueError(f"problem: a proximal data step needs a linear operator, {op.name} is not linear")
-    if op.has_prox:
+    if method == "closed_form" and not op.has_prox:
+        raise ValueError(f"prox: 'closed_form' was requested but {op.name} has no closed-form proximal step; "
+                         "use prox='auto' or 'cg' (conjugate gradient)")
+    return method
+
+
+def data_prox(problem, v, gamma, cg_iters: int = 50, method: str = "auto"):
+    """argmin_x ½‖A x − y‖² + ‖x − v‖²/(2γ): closed form when the operator has one (masks,
+    pooling, separable and FFT blurs, block CS), conjugate gradient otherwise (``method="auto"``);
+    ``"closed_form"`` insists on the closed form (an error when the operator has none, e.g. a
+    composition), ``"cg"`` always uses conjugate gradient."""
+    from ..operators import conjugate_gradient
+    op = problem.op
+    check_prox(problem, method)
+    if op.has_prox and method != "cg":
         return op.prox(v, problem.y, gamma)
     g = torch.as_tensor(gamma, dtype=v.dtype, device=v.device)
     g = g.view((-1,) + (1,) * (v.ndim - 1)) if g.ndim else g
@@ -147,19 +163,21 @@ def diffusion_denoiser(prior, v, sigma: float):
 
 @solver
 def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 / 255, sigma_min: float | None = None,
-             lam: float = 0.23, generator=None, callback=None):
+             lam: float = 0.23, prox: str = "auto", generator=None, callback=None):
     """Plug-and-play ADMM with the diffusion model as denoiser (ALGORITHMS §3):
 
         u ← prox_{γ_k f}(x − z),  x ← D_{σ_k}(u + z),  z ← z + (u − x)
 
     σ_k log-spaced from ``sigma_max`` (49/255 in [0,1] units) down to ``sigma_min`` (σ_y, at
     least 0.01); the penalty follows DPIR, γ_k = σ_k²/(λ σ_y²) [recon: ALGORITHMS fixes no γ].
-    The prox is closed-form for masks, pooling, separable and FFT blurs and block CS, else CG.
+    The prox is closed-form for masks, pooling, separable and FFT blurs and block CS, else CG
+    (``prox``: "auto", "closed_form" — an error when there is none — or "cg").
     """
     check_int("iterations", iterations, lo=1)
     check_positive("sigma_max", sigma_max)
     check_positive("lam", lam)
     likelihood_of(problem, "gaussian", "PnP-ADMM")
+    check_prox(problem, prox)
     s_min = max(problem.sigma_y, 0.01) if sigma_min is None else check_positive("sigma_min", sigma_min)
     if s_min >= sigma_max:
         raise ValueError(f"sigma_min: must be below sigma_max ({sigma_max}), got {s_min}")
@@ -169,7 +187,7 @@ def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 
     z = torch.zeros_like(x)
     with torch.no_grad():
         for k, sk in enumerate(sigmas):
-            u = data_prox(problem, x - z, sk ** 2 / (lam * sy2))
+            u = data_prox(problem, x - z, sk ** 2 / (lam * sy2), method=prox)
             x = diffusion_denoiser(prior, u + z, sk)
             z = z + (u - x)
             if callback is not None:
@@ -186,7 +204,7 @@ def quad_grid(T: int, steps: int) -> list[int]:
 
 @solver
 def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = None, zeta: float | None = None,
-            generator=None, callback=None):
+            prox: str = "auto", generator=None, callback=None):
     """DiffPIR (Zhu et al. 2023), ALGORITHMS §3. With σ̄_t = √(1−ᾱ_t)/√ᾱ_t and
     ρ_t = λ σ_n²/σ̄_t² (σ_n = σ_y/2: DiffPIR's σ is in [0, 1] units; floored at 1e-3):
 
@@ -203,6 +221,7 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
     if not 0 <= zeta <= 1:
         raise ValueError(f"zeta: must lie in [0, 1], got {zeta}")
     likelihood_of(problem, "gaussian", "DiffPIR")
+    check_prox(problem, prox)
     sched, _y = prior.schedule, problem.y
     sigma_n = max(problem.sigma_y / 2, 1e-3)
     grid = quad_grid(prior.T, steps)
@@ -213,7 +232,7 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
             x0 = prior.x0(x_t, t)
             rho = lam * sigma_n ** 2 / float(sched.sigma_ve(t)) ** 2
             # ‖y − Az‖² + ρ‖z − x0‖²  ⇔  ½‖Az − y‖² + ‖z − x0‖²/(2γ) with γ = 1/ρ
-            xh = data_prox(problem, x0, 1.0 / rho)
+            xh = data_prox(problem, x0, 1.0 / rho, method=prox)
             if s < 0:
                 x_t = xh
             else:
