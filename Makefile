@@ -43,13 +43,16 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check invlab tests data_scripts benchmarks tools
 
-## make bench: every benchmark script (about 20 minutes on 2 CPU cores); figures in benchmarks/README.md
+## make bench: every benchmark script (about 75 minutes on 2 CPU cores); figures in benchmarks/README.md
 bench: $(STAMP)
 	$(PY) benchmarks/bench_operators.py
 	$(PY) benchmarks/eval_prior.py
 	$(PY) benchmarks/bench_solvers.py
 	$(PY) benchmarks/bench_splitting.py
 	$(PY) benchmarks/gmm_posterior.py
+	$(PY) benchmarks/bench_purification.py
+	$(PY) benchmarks/eval_consistency.py
+	$(PY) benchmarks/bench_grid.py
 
 clean:
 	rm -rf build

@@ -7,7 +7,8 @@ notebooks' choices, not each paper's 1000-step defaults — the same budget for 
 fair comparison on a CPU). A (method, task) pair the method cannot handle — a nonlinear operator
 for a method that needs an SVD or a closed-form proximal step — is recorded as unsupported with
 the solver's own error message, raised before any work. Cells are cached by
-:func:`invlab.bench.run_grid`, so an interrupted run resumes.
+:func:`invlab.bench.run_grid`, so an interrupted run resumes (``--fresh dcdp,hrdis`` ignores
+the cache for methods whose code changed).
 
 Writes ``benchmarks/results/grid.csv`` (one row per method × task: means over the images, costs
 per cell) and ``grid_unsupported.csv``; notebook 09 reads both and re-runs a slice live.
@@ -22,7 +23,7 @@ import time
 import torch
 
 import invlab
-from invlab.bench import run_grid, summarize
+from invlab.bench import _cache_dir, _prior_fingerprint, cell_key, run_grid, summarize
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
 TASKS = ("sr4", "box_inpaint", "gaussian_blur", "motion_blur", "random_inpaint", "phase_retrieval", "hdr")
@@ -45,6 +46,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--fresh", default="", help="methods whose cached cells are ignored (after a code change)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -54,6 +56,9 @@ def main(argv=None):
     for task in args.tasks.split(","):
         for method in args.methods.split(","):
             try:
+                if method in args.fresh.split(","):           # drop the cached cell; it is recomputed and re-cached
+                    key = cell_key(method, task, 0.05, 0, args.n, HYPER.get(method, {}), _prior_fingerprint(prior))
+                    (_cache_dir(None) / f"{key}.json").unlink(missing_ok=True)
                 cell = run_grid([method], [task], sigma_y=0.05, n=args.n, prior=prior,
                                 hyper={method: HYPER.get(method, {})}, progress=False)
             except (ValueError, TypeError, NotImplementedError) as e:

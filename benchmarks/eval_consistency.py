@@ -43,8 +43,9 @@ def main(argv=None):
                                            .read_text()).get("step")}
     for name, xs in (("one_step", one), ("two_step", two), ("parent_ddim50", ddim)):
         probs = metrics.classifier_probs(xs)
+        hist = torch.bincount(probs.argmax(1), minlength=10) / args.n
         rec[name] = {"confident_share": round(float((probs.max(1).values >= 0.9).double().mean()), 4),
-                     "class_share": [round(float(v), 3) for v in torch.bincount(probs.argmax(1), minlength=10) / args.n],
+                     "class_share": [round(float(v), 3) for v in hist],
                      "fd_test": round(metrics.frechet_distance(xs, x_test), 3)}
     rec["fd_train_test"] = round(metrics.frechet_distance(x_train, x_test), 3)
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Guidance and projection solvers against the exact Gaussian-mixture posterior (ALGORITHMS §8).
+"""Every solver family against the exact Gaussian-mixture posterior (ALGORITHMS §8).
 
     python benchmarks/gmm_posterior.py [--dims 8,80] [--seeds 0,1,2] [--n 1000]
 
@@ -37,7 +37,11 @@ SETTINGS = {"dps": dict(steps=100, zeta=1.0), "pigdm": dict(steps=50), "ddrm": d
             "dpg": dict(steps=100, sampler="ddim", scale=0.1, n_samples=64, r_min=0.0),
             # splitting (MAP-style): DDiff and its no-dual ablation, DiffPIR
             "ddiff": dict(steps=200, gamma0=1.0), "ddiff_hqs": dict(steps=200, gamma0=1.0, variant="hqs", hqs_step=1.0),
-            "diffpir": dict(steps=50, zeta=0.2)}
+            "diffpir": dict(steps=50, zeta=0.2), "pnp_admm": dict(iterations=30, sigma_max=20.0),
+            "daps": dict(annealing_steps=20, langevin_steps=10, lr=1e-2),          # τ = σ_y, set in run()
+            # purification and regularisation (μ starts from 0: the 1 × d operator has no useful A⁺y)
+            "dcdp": dict(rounds=10, dc_steps=20, lr=0.5, t_start=700, t_end=0),
+            "red_diff": dict(steps=100, lr=0.5), "hrdis": dict(steps=100, lr=0.5)}
 
 
 def run(dim: int, seed: int, n: int) -> list[dict]:
@@ -50,6 +54,8 @@ def run(dim: int, seed: int, n: int) -> list[dict]:
                "prior": (prior.sample_exact(n, torch.Generator().manual_seed(3)), 0, 0, 0.0)}
     for name, kw in SETTINGS.items():
         fn = SOLVERS["ddiff" if name.startswith("ddiff") else name]
+        kw = dict(kw, tau=sy) if name == "daps" else kw
+        kw = dict(kw, x_init=torch.zeros_like(prob.x)) if name in ("red_diff", "hrdis") else kw
         r = fn(prob, prior, generator=torch.Generator().manual_seed(4), **kw)
         samples[name] = (r.x, r.nfe, r.vjp, r.seconds)
     for name, (xs, nfe, vjp, sec) in samples.items():

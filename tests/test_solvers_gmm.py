@@ -196,3 +196,21 @@ def test_prox_choice_for_splitting_solvers():
     v = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(data_prox(sr, v, 1.0, method="closed_form"), data_prox(sr, v, 1.0, method="cg"),
                                atol=1e-4, rtol=0)
+
+
+def test_noise_aware_starts_and_steps_on_noisy_blurs():
+    from invlab import metrics
+    from invlab.solvers.purification import paper_measurement_size
+    from invlab.solvers.regularization import starting_image
+    prior = load_prior("glyphs32")
+    x = invlab.glyphs(4, split="test")[0]
+    noisy = invlab.make_problem("gaussian_blur", x, sigma_y=0.05, seed=0)
+    clean = invlab.make_problem("gaussian_blur", x, sigma_y=0.0, seed=0)
+    # the exact A⁺y of a noisy blur is amplified noise; µ's noise-aware start is not
+    assert float(metrics.psnr(noisy.op.pinv(noisy.y).clamp(-1, 1), x).mean()) < 6
+    assert float(metrics.psnr(starting_image(noisy).clamp(-1, 1), x).mean()) > 15
+    torch.testing.assert_close(starting_image(clean), clean.op.pinv(clean.y))       # σ_y = 0: the papers' A⁺y
+    m = noisy.y[0].numel()
+    for prob, eta in ((noisy, 1e3), (clean, 1e5)):
+        r = SOLVERS["dcdp"](prob, prior, rounds=1, dc_steps=1, purifier="tweedie")
+        assert r.info["lr"] == pytest.approx(eta * m / paper_measurement_size(prob))

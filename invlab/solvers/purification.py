@@ -35,12 +35,14 @@ def paper_measurement_size(problem) -> int:
     return M_PAPER
 
 
-def _defaults(task: str) -> dict:
+def _defaults(task: str, sigma_y: float = 0.0) -> dict:
     # FFHQ (ALGORITHMS §4): rounds K, data steps τ, paper learning rate η, T_0, T_K
     if task.startswith("sr"):
         return dict(rounds=10, dc_steps=100, eta=1e3, t_start=400, t_end=0)
     if task.endswith("blur"):
-        return dict(rounds=10, dc_steps=100, eta=1e5, t_start=400, t_end=0)
+        # noisy data want a smaller step [paper; its values are lost]: η = 1e5 fits the noise of a
+        # σ_y = 0.05 blur in full (11.9 dB on 8 glyphs, 30 rounds); η = 1e3, the SR value, gives 33.8
+        return dict(rounds=10, dc_steps=100, eta=1e5 if sigma_y == 0 else 1e3, t_start=400, t_end=0)
     if "inpaint" in task:
         return dict(rounds=20, dc_steps=50, eta=1e3, t_start=700, t_end=0)
     if task == "phase_retrieval":
@@ -90,12 +92,13 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     ``lr`` is the SGD rate on *our* mean loss. The paper's rate η acts on a mean over the M_paper
     values of its measurement (:func:`paper_measurement_size`: 3·64² for SR×4, 3·256² for masks
     and blurs), an effective step 2η/M_paper; the default keeps that effective step:
-    lr = η · M/M_paper for our measurement size M. ``t_end`` > 0 keeps some purification at the
-    end for noisy data. ``purifier="consistency"`` purifies with one evaluation of
+    lr = η · M/M_paper for our measurement size M. On noisy blurs (σ_y > 0) the default η drops
+    from 1e5 to 1e3 (the paper: "a smaller step" for noisy data, values lost). ``t_end`` > 0 keeps
+    some purification at the end for noisy data. ``purifier="consistency"`` purifies with one evaluation of
     ``consistency_model`` (e.g. ``load_prior("glyphs32-cm")``): x + σ_k z with σ_k the EDM level of
     t_k − 1, then f(·, σ_k) — the paper's σ_k decaying in [0.002, 80] is this same schedule.
     """
-    d = _defaults(problem.task)
+    d = _defaults(problem.task, problem.sigma_y)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
     dc_steps = d["dc_steps"] if dc_steps is None else check_int("dc_steps", dc_steps, lo=0)
     m = problem.y[0].numel()
