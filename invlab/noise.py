@@ -138,6 +138,10 @@ class SpeckleNoise(Noise):
         g = self._gamma(ax.shape, generator).to(ax)
         return 2 * x01 * g - 1
 
+    def variance(self, ax: torch.Tensor, floor: float = 1 / 255) -> torch.Tensor:
+        """Variance of y (in [-1, 1] units) at A x: 4·x01²/ℓ, with x01 at least ``floor``."""
+        return 4 * ((ax + 1) / 2).clamp_min(floor) ** 2 / self.looks
+
     def nll(self, y, ax, batch_dims=1):
         x01 = ((ax + 1) / 2).clamp_min(1e-3)
         y01 = ((y + 1) / 2).clamp_min(0)

@@ -1,6 +1,7 @@
 """Guidance and projection solvers on glyphs (issue 4): hyperparameter sweeps never produce NaN,
 DPG's state and chunking, non-differentiable operators, Poisson data, bad input, and the ground
 truth in d = 80."""
+import dataclasses
 import itertools
 
 import pytest
@@ -196,3 +197,19 @@ def test_hrdis_callback_sees_the_bootstrap_target(prior, glyphs2):
     SOLVERS["hrdis"](p, prior, steps=5, generator=g(), callback=lambda i, t, mu, x0: seen.append((t, x0)))
     assert [t for t, _ in seen] == [800, 600, 400, 200, 0]
     assert all(x0.shape == x.shape and torch.isfinite(x0).all() for _, x0 in seen)
+
+
+def test_regularisation_data_terms_for_poisson_and_speckle():
+    from invlab.solvers.regularization import _data_loss
+    x = invlab.glyphs(2, split="test")[0]
+    for kw in (dict(noise="poisson", rate=20.0), dict(noise="speckle", looks=10.0)):
+        p = invlab.make_problem("sr4", x, seed=0, **kw)
+        mu = p.op.pinv(p.y).clone().requires_grad_(True)
+        loss = _data_loss(p, mu)
+        assert loss.shape == (2,) and bool(torch.isfinite(loss).all())
+        (g,) = torch.autograd.grad(loss.sum(), mu)
+        assert bool(torch.isfinite(g).all())
+        # on the Gaussian term's scale: equal to ½ mean((y − Aµ)²) when the residual is uniform
+        flat = p.op(mu).detach() + 0.1
+        q = dataclasses.replace(p, y=flat)
+        torch.testing.assert_close(_data_loss(q, mu), torch.full((2,), 0.005), atol=1e-6, rtol=1e-5)

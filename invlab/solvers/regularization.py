@@ -17,7 +17,7 @@ import torch
 
 from .._checks import randn, check_choice, check_fraction, check_int, check_positive, check_tensor
 from ..diffusion import timesteps
-from ..noise import GaussianNoise, PoissonNoise
+from ..noise import GaussianNoise
 from .base import solver
 
 __all__ = ["red_diff", "hrdis", "omega"]
@@ -39,15 +39,22 @@ def omega(schedule, t: int, lambda2: float, weighting: str, clip_min: float = 2.
 
 
 def _data_loss(problem, mu: torch.Tensor) -> torch.Tensor:
-    """Per-image data term, a mean over the measurement: ½ mean((y − Aµ)²) for Gaussian data,
-    the weighted least squares for Poisson, the Gamma NLL for speckle (normalised by dim y)."""
+    """Per-image data term on the Gaussian term's scale: ½ mean((y − Aµ)²) for Gaussian data; for
+    Poisson and speckle data the same mean with per-pixel Fisher weights 1/Var[y | Aµ], the
+    variance floored at its image mean and the weights normalised to mean 1.
+
+    The floor matters: near-black pixels have almost no Poisson or speckle variance, and their
+    raw weights (thousands of times the others at rate 20) let them swamp the data term — HRDIS
+    on Poisson SR×4 then fails outright (2.5 dB on glyphs; 20.9 dB with the floor, 21.6 for
+    Gaussian noise of similar size). [recon: the papers treat Gaussian data only.]"""
     ax = problem.op(mu)
-    m = problem.y[0].numel()
+    r2 = (problem.y - ax) ** 2
     if isinstance(problem.noise, GaussianNoise):
-        return ((problem.y - ax) ** 2).flatten(1).mean(1) / 2
-    if isinstance(problem.noise, PoissonNoise):
-        return problem.noise.weighted_ls(problem.y, ax) / m
-    return problem.noise.nll(problem.y, ax) / m
+        return r2.flatten(1).mean(1) / 2
+    var = problem.noise.variance(ax.detach())
+    var = torch.maximum(var, var.flatten(1).mean(1).view((-1,) + (1,) * (var.ndim - 1)))
+    w = 1 / var
+    return (w * r2).flatten(1).mean(1) / w.flatten(1).mean(1) / 2
 
 
 def _defaults(task: str) -> dict:
