@@ -39,9 +39,9 @@ def export(state) -> None:
     os.makedirs(OUT, exist_ok=True)
     model.half().save_pretrained(OUT, safe_serialization=True)       # float16 on disk: 3.6 MB
     DDPMScheduler.from_pretrained(str(weights_dir("glyphs32"))).save_pretrained(OUT)
-    (OUT / CM_CONFIG).write_text(json.dumps({"parameterization": "vp-eps", "sigma_min": 0.002, "sigma_max": 80.0,
-                                             "sigma_data": 0.5, "teacher": "glyphs32", "step": state.step},
-                                            indent=1) + "\n")
+    cfg = {"parameterization": "vp-eps", "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
+           "sigma_skip": 0.005, "teacher": "glyphs32", "step": state.step}
+    (OUT / CM_CONFIG).write_text(json.dumps(cfg, indent=1) + "\n")
 
 
 def main(argv=None) -> None:
