@@ -31,7 +31,8 @@ METHODS = ("pseudo_inverse", "prior_sample", "dps", "pigdm", "ddrm", "ddnm", "dp
            "diffpir", "daps", "dcdp", "red_diff", "hrdis")
 HYPER = {                                            # ≈ 100 network passes each (NFE column in the table)
     "dps": dict(steps=100),                          # ζ default: paper ζ × 1000/steps
-    "dpg": dict(steps=100),
+    "dpg": dict(steps=100, scale=20.0),              # notebook 04's tuned step: the paper's scale × √(D/D_paper)
+                                                     # (144 on SR×4) overshoots on glyphs (SR×4: 14.1 dB vs 23.1 at 20)
     "ddiff": dict(steps=100),
     "daps": dict(annealing_steps=50, ode_steps=2, langevin_steps=20),
     "dcdp": dict(purifier="tweedie", rounds=30),     # V2, 30 rounds: notebook 06's glyph setting
