@@ -193,6 +193,16 @@ for task in ("sr4", "gaussian_blur"):
 # of pixels on a Canny edge.
 
 # %%
+if cm is not None:
+    import json
+    ev = json.loads((invlab.diffusion.weights_dir("glyphs32-cm") / "eval.json").read_text())
+    show_images(list(cm.sample(8, generator=gen())) + list(prior.sample(8, 50, generator=gen())),
+                ["CM, 1 pass"] * 8 + ["DDIM-50"] * 8, ncols=8, size=1.1)
+    print(f"consistency model after {ev['step']} distillation steps: one-step samples read confidently "
+          f"{ev['one_step']['confident_share']:.0%} (gate 70 %), Fréchet distance {ev['one_step']['fd_test']:.1f} "
+          f"vs the parent's DDIM-50 {ev['parent_ddim50']['fd_test']:.1f}")
+
+# %%
 methods = [m for m in ("dcdp-ddim", "dcdp-tweedie", "dcdp-consistency", "dps-1000") if ("sr4", m) in bench]
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.4))
 for i, task in enumerate(("sr4", "gaussian_blur")):
@@ -219,7 +229,8 @@ if ("sr4", "dcdp-consistency") in bench:
     c = bench["sr4", "dcdp-consistency"]
     CM_CLAIM = (float(v1["psnr"]) - float(c["psnr"]), int(c["nfe"]) / int(v1["nfe"]))
     print(f"CM vs V1 on SR×4: {CM_CLAIM[0]:+.2f} dB below V1 at {CM_CLAIM[1]:.3f} of its NFE")
-    assert CM_CLAIM[1] <= 0.1
+    assert CM_CLAIM[1] <= 0.1                          # ≤ 1/10 of V1's network passes, by construction
+    assert CM_CLAIM[0] > 1.0                           # but NOT within 1 dB of V1: our CM is under-trained
 
 # %% [markdown]
 # **What we measured** (the figures are printed above, from `benchmarks/results/purification.csv`):
@@ -228,9 +239,17 @@ if ("sr4", "dcdp-consistency") in bench:
 # under the truth's. A 32×32 glyph is a few strokes with little texture for a posterior mean to
 # wash out, and after 30 rounds the last Tweedie steps act at tiny noise levels where the mean
 # and a sample barely differ. On the blur both reach ≈ 45 dB and the
-# difference vanishes. The consistency model's row (when shipped) shows how close one distilled
-# network pass comes to 20 DDIM passes; its quality is only as good as the distillation our CPU
-# budget allowed (see `invlab/weights/glyphs32-cm/eval.json`).
+# difference vanishes.
+#
+# **The consistency model falls short.** One CM pass per round costs 1/20 of V1, but on SR×4 it
+# lands about 4 dB below V1 — the claim "within 1 dB at ≤ 1/10 of the NFE" does **not** hold
+# for the model we ship. The reason is compute, not the method: after 1 700 distillation steps
+# on one CPU thread (consistency distillation usually runs for hundreds of thousands), its
+# one-step samples are not yet glyphs (the printout above; the quality gate of 70 % confident
+# one-step samples is not met), and distillation has so far moved it *away* from the Tweedie
+# denoiser it started from (its initial weights give 26.7 dB here, like V2) without yet reaching
+# a sharp one-step map. `python data_scripts/distill_consistency.py` resumes the run, on a GPU
+# when there is one.
 
 # %% [markdown]
 # ## 6 · Why the level must decay
@@ -329,8 +348,9 @@ w.interact(show_dcdp, rounds=w.IntSlider(SR_ROUNDS, 1, 60), t_start=w.IntSlider(
 #   glyphs (its edge density is slightly lower; section 5).
 # - *The decaying schedule beats a constant level*: confirmed (section 6).
 # - *Noisy data want $T_K > 0$*: confirmed at $\sigma_y = 0.05$, by a fraction of a dB (section 7).
-# - *A consistency model purifies in one pass*: its cost is 1/20 of V1's by construction; its
-#   quality is reported in section 5.
+# - *A consistency model purifies in one pass, within 1 dB of V1*: the cost holds by construction
+#   (1/20 of V1); the quality does **not** with our under-trained model (about 4 dB below V1 on
+#   SR×4, section 5).
 #
 # ## Exercises
 # 1. Run DCDP on phase retrieval (`invlab.make_problem("phase_retrieval", …)`): only the gradient

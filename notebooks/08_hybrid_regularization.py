@@ -254,10 +254,10 @@ assert best_eps == 0.003                                   # the paper's ε ≈ 
 # %% [markdown]
 # ## 7 · Other noise: Poisson counts and speckle
 #
-# The data term follows the noise model of the problem: least squares for Gaussian noise, the
-# Poisson weighted least squares (DPS's convention, with a floor) for photon counts, the Gamma
-# negative log-likelihood for multiplicative speckle. The regulariser does not change. SR×4,
-# 4 glyphs:
+# The data term follows the noise model of the problem: least squares for Gaussian noise; for
+# photon counts (Poisson) and multiplicative speckle (Gamma) a least squares weighted by each
+# pixel's inverse noise variance — the likelihood's curvature — on the Gaussian term's scale.
+# The regulariser does not change. SR×4, 4 glyphs:
 
 # %%
 NOISES = {"gaussian σ=0.05": dict(sigma_y=0.05), "poisson rate 20": dict(noise="poisson", rate=20.0),
