@@ -119,6 +119,55 @@ def load_train_state(path: str, state: TrainState, extra: dict[str, torch.nn.Mod
     return step
 
 
+def _train_loop(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], *, steps: int, lr: float,
+                warmup: int, ema_decay: float, ckpt_path: str, log_path: str, save_every: int, log_every: int,
+                time_budget_s: float, on_save: Callable[[TrainState], None] | None,
+                extra: dict[str, torch.nn.Module] | None = None,
+                after_step: Callable[[], None] | None = None) -> TrainState:
+    """The loop both trainers share: resume from ``ckpt_path``, then per step a linear lr warm-up,
+    ``loss_fn(step)``, AdamW with gradient clipping at 1, ``after_step()``, the EMA, the loss log,
+    and a checkpoint every ``save_every`` steps, at the end, when the budget runs out and on
+    SIGTERM/SIGINT (``extra`` modules are checkpointed alongside)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    state = TrainState(0, model, EMA(model, ema_decay), opt)
+    if os.path.exists(ckpt_path):
+        load_train_state(ckpt_path, state, extra=extra)
+    t_start = time.time()
+    log = open(log_path, "a")
+    running, n_run = 0.0, 0
+    stop = _StopFlag()
+    while state.step < steps and not stop.requested:
+        step = state.step
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / warmup)
+        loss = loss_fn(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if after_step is not None:
+            after_step()
+        state.ema.update(model, step)
+        state.step = step + 1
+        running += float(loss.detach())
+        n_run += 1
+        if state.step % log_every == 0:
+            log.write(json.dumps({"step": state.step, "loss": running / n_run,
+                                  "seconds": round(time.time() - t_start, 1)}) + "\n")
+            log.flush()
+            running, n_run = 0.0, 0
+        out_of_time = time.time() - t_start > time_budget_s or stop.requested
+        if state.step % save_every == 0 or state.step == steps or out_of_time:
+            save_train_state(ckpt_path, state, extra=extra)
+            if on_save is not None:
+                on_save(state)
+        if out_of_time:
+            break
+    log.close()
+    stop.restore()
+    return state
+
+
 def train_eps_model(model: torch.nn.Module, data_fn: Callable[[int, int], torch.Tensor], *,
                     steps: int, batch_size: int, lr: float, ckpt_path: str, log_path: str,
                     seed: int = 0, ema_decay: float = 0.999, warmup: int = 200,
@@ -134,48 +183,19 @@ def train_eps_model(model: torch.nn.Module, data_fn: Callable[[int, int], torch.
     device = torch.device(device)
     model.to(device).train()
     ab = (linear_alpha_bar() if alpha_bar is None else alpha_bar).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    state = TrainState(0, model, EMA(model, ema_decay), opt)
-    if os.path.exists(ckpt_path):
-        load_train_state(ckpt_path, state)
-    t_start = time.time()
-    log = open(log_path, "a")
-    running, n_run = 0.0, 0
-    stop = _StopFlag()
-    while state.step < steps and not stop.requested:
-        step = state.step
+
+    def loss_fn(step: int) -> torch.Tensor:
         x0 = data_fn(step, batch_size).to(device)
         g = step_generator(seed, step)
         t = torch.randint(0, ab.numel(), (x0.shape[0],), generator=g).to(device)
         eps = torch.randn(x0.shape, generator=g).to(device)
         a = ab[t].float().view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup)
-        loss = F.mse_loss(model(x_t, t).sample, eps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state.ema.update(model, step)
-        state.step = step + 1
-        running += float(loss.detach())
-        n_run += 1
-        if state.step % log_every == 0:
-            log.write(json.dumps({"step": state.step, "loss": running / n_run,
-                                  "seconds": round(time.time() - t_start, 1)}) + "\n")
-            log.flush()
-            running, n_run = 0.0, 0
-        out_of_time = time.time() - t_start > time_budget_s or stop.requested
-        if state.step % save_every == 0 or state.step == steps or out_of_time:
-            save_train_state(ckpt_path, state)
-            if on_save is not None:
-                on_save(state)
-        if out_of_time:
-            break
-    log.close()
-    stop.restore()
-    return state
+        return F.mse_loss(model(x_t, t).sample, eps)
+
+    return _train_loop(model, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
+                       ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
+                       time_budget_s=time_budget_s, on_save=on_save)
 
 
 def train_consistency_distillation(student, teacher, data_fn: Callable[[int, int], torch.Tensor], *,
@@ -201,16 +221,8 @@ def train_consistency_distillation(student, teacher, data_fn: Callable[[int, int
     target.unet.eval().requires_grad_(False)
     teacher.unet.eval().requires_grad_(False)
     sigmas = karras_sigmas(n_sigmas, student.sigma_min, student.sigma_max, rho)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    state = TrainState(0, model, EMA(model, ema_decay), opt)
-    if os.path.exists(ckpt_path):
-        load_train_state(ckpt_path, state, extra={"target": target.unet})
-    t_start = time.time()
-    log = open(log_path, "a")
-    running, n_run = 0.0, 0
-    stop = _StopFlag()
-    while state.step < steps and not stop.requested:
-        step = state.step
+
+    def loss_fn(step: int) -> torch.Tensor:
         x0 = data_fn(step, batch_size)
         g = step_generator(seed, step)
         n = torch.randint(0, n_sigmas - 1, (x0.shape[0],), generator=g)
@@ -220,35 +232,17 @@ def train_consistency_distillation(student, teacher, data_fn: Callable[[int, int
         with torch.no_grad():
             x_lo = heun_step(teacher.network, x_hi, s_hi, s_lo)
             target_out = target(x_lo, s_lo, clamp=False)
-        for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup)
-        loss = F.mse_loss(student(x_hi, s_hi, clamp=False), target_out)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            for p_t, p in zip(target.unet.parameters(), model.parameters()):
-                p_t.mul_(target_decay).add_(p.detach(), alpha=1 - target_decay)
-        state.ema.update(model, step)
-        state.step = step + 1
-        running += float(loss.detach())
-        n_run += 1
-        if state.step % log_every == 0:
-            log.write(json.dumps({"step": state.step, "loss": running / n_run,
-                                  "seconds": round(time.time() - t_start, 1)}) + "\n")
-            log.flush()
-            running, n_run = 0.0, 0
-        out_of_time = time.time() - t_start > time_budget_s or stop.requested
-        if state.step % save_every == 0 or state.step == steps or out_of_time:
-            save_train_state(ckpt_path, state, extra={"target": target.unet})
-            if on_save is not None:
-                on_save(state)
-        if out_of_time:
-            break
-    log.close()
-    stop.restore()
-    return state
+        return F.mse_loss(student(x_hi, s_hi, clamp=False), target_out)
+
+    @torch.no_grad()
+    def update_target() -> None:
+        for p_t, p in zip(target.unet.parameters(), model.parameters()):
+            p_t.mul_(target_decay).add_(p.detach(), alpha=1 - target_decay)
+
+    return _train_loop(model, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
+                       ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
+                       time_budget_s=time_budget_s, on_save=on_save, extra={"target": target.unet},
+                       after_step=update_target)
 
 
 class _StopFlag:
