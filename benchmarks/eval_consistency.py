@@ -4,8 +4,9 @@
 
 On ``n`` one-step samples f(80 z, 80) (seed 0): the share the glyph classifier reads with
 max-probability ≥ 0.9 (gate: ≥ 70 %), the class histogram, and the Fréchet distance to test
-glyphs next to the parent's DDIM-50 samples (same n, same seed) and to a train subset; also
-two-step samples (σ = 80, then 2.0) and seconds per 64 one-step samples.
+glyphs; also two-step samples (σ = 80, then 2.0) and seconds per 64 one-step samples. The
+parent's DDIM-50 figures and the train-subset reference are not re-measured: they are read from
+``invlab/weights/glyphs32/eval.json`` (``benchmarks/eval_prior.py``, same seed).
 """
 from __future__ import annotations
 
@@ -28,9 +29,8 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     cm = invlab.load_prior("glyphs32-cm")
-    prior = invlab.load_prior("glyphs32")
     x_test = invlab.glyphs(args.n, split="test")[0]
-    x_train = invlab.glyphs(args.n, split="train", seed=7)[0]
+    parent = json.loads((invlab.diffusion.weights_dir("glyphs32") / "eval.json").read_text())
 
     def chunks(fn):
         g = torch.Generator().manual_seed(0)
@@ -38,16 +38,17 @@ def main(argv=None):
 
     one = chunks(lambda k, g: cm.sample(k, generator=g))
     two = chunks(lambda k, g: cm.sample(k, (80.0, 2.0), generator=g))
-    ddim = chunks(lambda k, g: prior.sample(k, 50, generator=g))
     rec = {"n": args.n, "step": json.loads((invlab.diffusion.weights_dir("glyphs32-cm") / "consistency.json")
                                            .read_text()).get("step")}
-    for name, xs in (("one_step", one), ("two_step", two), ("parent_ddim50", ddim)):
+    for name, xs in (("one_step", one), ("two_step", two)):
         probs = metrics.classifier_probs(xs)
         hist = torch.bincount(probs.argmax(1), minlength=10) / args.n
         rec[name] = {"confident_share": round(float((probs.max(1).values >= 0.9).double().mean()), 4),
                      "class_share": [round(float(v), 3) for v in hist],
                      "fd_test": round(metrics.frechet_distance(xs, x_test), 3)}
-    rec["fd_train_test"] = round(metrics.frechet_distance(x_train, x_test), 3)
+    rec["parent_ddim50"] = {"confident_share": parent["confident_share"], "class_share": parent["class_share"],
+                            "fd_test": parent["fd_samples_test"], "n": parent["n"]}
+    rec["fd_train_test"] = parent["fd_train_test"]
     t0 = time.perf_counter()
     for i in range(3):
         cm.sample(64, generator=torch.Generator().manual_seed(i))
