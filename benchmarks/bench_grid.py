@@ -23,7 +23,7 @@ import time
 import torch
 
 import invlab
-from invlab.bench import _cache_dir, _prior_fingerprint, cell_key, run_grid, summarize
+from invlab.bench import run_grid, summarize
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
 TASKS = ("sr4", "box_inpaint", "gaussian_blur", "motion_blur", "random_inpaint", "phase_retrieval", "hdr")
@@ -57,11 +57,9 @@ def main(argv=None):
     for task in args.tasks.split(","):
         for method in args.methods.split(","):
             try:
-                if method in args.fresh.split(","):           # drop the cached cell; it is recomputed and re-cached
-                    key = cell_key(method, task, 0.05, 0, args.n, HYPER.get(method, {}), _prior_fingerprint(prior))
-                    (_cache_dir(None) / f"{key}.json").unlink(missing_ok=True)
                 cell = run_grid([method], [task], sigma_y=0.05, n=args.n, prior=prior,
-                                hyper={method: HYPER.get(method, {})}, progress=False)
+                                hyper={method: HYPER.get(method, {})}, progress=False,
+                                refresh=method in args.fresh.split(","))
             except (ValueError, TypeError, NotImplementedError) as e:
                 unsupported.append({"method": method, "task": task, "reason": str(e).splitlines()[0]})
                 print(f"{task:16s} {method:15s} unsupported: {unsupported[-1]['reason']}", flush=True)

@@ -87,7 +87,8 @@ def _check_grid(methods, tasks, n) -> None:
 
 def run_grid(methods: Iterable[str], tasks: Iterable[str], *, sigma_y: float | Iterable[float] = 0.05, n: int = 16,
              seeds: Iterable[int] = (0,), prior="glyphs32", hyper: dict | None = None, cache_dir=None,
-             use_cache: bool = True, progress: bool = True, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+             use_cache: bool = True, refresh: bool = False, progress: bool = True,
+             shard: tuple[int, int] = (0, 1)) -> list[dict]:
     """Run (or load from the cache) every cell of the grid and return one row per image.
 
     Args:
@@ -97,6 +98,8 @@ def run_grid(methods: Iterable[str], tasks: Iterable[str], *, sigma_y: float | I
         seeds: seeds of the measurement noise, masks and solver randomness.
         prior: a prior or its name. hyper: ``{method: {hyperparameter: value}}`` overrides.
         cache_dir: where cells are cached (default ``$INVLAB_CACHE/bench``).
+        refresh: recompute cached cells and overwrite them (after a solver's code changed: the
+            cache key covers the configuration, not the code).
         shard: ``(rank, world)`` — run only every world-th cell (for multi-process runs).
     Rows have the keys of :data:`COLUMNS`; "fd" (Fréchet distance of the n estimates to the n
     ground truths) and the costs are per cell, repeated on its rows; "seconds" is per image.
@@ -122,7 +125,7 @@ def run_grid(methods: Iterable[str], tasks: Iterable[str], *, sigma_y: float | I
         hp = dict(hyper.get(m, {}))
         key = cell_key(m, t, s, sd, n, hp, prior_id)
         path = cache / f"{key}.json"
-        if use_cache and path.exists():
+        if use_cache and not refresh and path.exists():
             rows.extend(json.loads(path.read_text()))
             continue
         cell = _solve_cell(m, t, s, sd, n, hp, prior)

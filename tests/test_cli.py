@@ -75,3 +75,17 @@ def test_bench_sharded_over_two_processes_matches_one(tmp_path, monkeypatch):
     assert [(r["method"], r["task"], r["image"]) for r in two] == [(r["method"], r["task"], r["image"]) for r in one]
     for a, b in zip(one, two):
         assert abs(a["psnr"] - b["psnr"]) < 1e-4
+
+
+def test_run_grid_refresh_recomputes_a_cached_cell(tmp_path):
+    import json
+    from invlab.bench import run_grid
+    kw = dict(methods=["pseudo_inverse"], tasks=["sr4"], n=2, cache_dir=tmp_path, progress=False)
+    first = run_grid(**kw)
+    (cached,) = list(tmp_path.glob("*.json"))
+    rows = json.loads(cached.read_text())
+    rows[0]["psnr"] = -1.0                                        # a stale entry, as after a code change
+    cached.write_text(json.dumps(rows))
+    assert run_grid(**kw)[0]["psnr"] == -1.0                       # the cache is trusted…
+    assert run_grid(**kw, refresh=True)[0]["psnr"] == first[0]["psnr"]   # …unless refreshed
+    assert json.loads(cached.read_text())[0]["psnr"] == first[0]["psnr"]  # and the cell is re-cached
