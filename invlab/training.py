@@ -119,7 +119,7 @@ def load_train_state(path: str, state: TrainState, extra: dict[str, torch.nn.Mod
     return step
 
 
-def _train_loop(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], *, steps: int, lr: float,
+def _train_loop(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor | dict], *, steps: int, lr: float,
                 warmup: int, ema_decay: float, ckpt_path: str, log_path: str, save_every: int, log_every: int,
                 time_budget_s: float, on_save: Callable[[TrainState], None] | None,
                 extra: dict[str, torch.nn.Module] | None = None,
@@ -127,20 +127,24 @@ def _train_loop(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], 
     """The loop both trainers share: resume from ``ckpt_path``, then per step a linear lr warm-up,
     ``loss_fn(step)``, AdamW with gradient clipping at 1, ``after_step()``, the EMA, the loss log,
     and a checkpoint every ``save_every`` steps, at the end, when the budget runs out and on
-    SIGTERM/SIGINT (``extra`` modules are checkpointed alongside)."""
+    SIGTERM/SIGINT (``extra`` modules are checkpointed alongside). ``loss_fn`` returns the loss, or
+    a dict of terms with the total under ``"loss"`` (every term's running mean is then logged)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     state = TrainState(0, model, EMA(model, ema_decay), opt)
     if os.path.exists(ckpt_path):
         load_train_state(ckpt_path, state, extra=extra)
     t_start = time.time()
     log = open(log_path, "a")
-    running, n_run = 0.0, 0
+    running: dict[str, float] = {}
+    n_run = 0
     stop = _StopFlag()
     while state.step < steps and not stop.requested:
         step = state.step
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / warmup)
-        loss = loss_fn(step)
+        out = loss_fn(step)
+        terms = out if isinstance(out, dict) else {"loss": out}
+        loss = terms["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -149,13 +153,14 @@ def _train_loop(model: torch.nn.Module, loss_fn: Callable[[int], torch.Tensor], 
             after_step()
         state.ema.update(model, step)
         state.step = step + 1
-        running += float(loss.detach())
+        for k, v in terms.items():
+            running[k] = running.get(k, 0.0) + float(v.detach())
         n_run += 1
         if state.step % log_every == 0:
-            log.write(json.dumps({"step": state.step, "loss": running / n_run,
+            log.write(json.dumps({"step": state.step, **{k: v / n_run for k, v in running.items()},
                                   "seconds": round(time.time() - t_start, 1)}) + "\n")
             log.flush()
-            running, n_run = 0.0, 0
+            running, n_run = {}, 0
         out_of_time = time.time() - t_start > time_budget_s or stop.requested
         if state.step % save_every == 0 or state.step == steps or out_of_time:
             save_train_state(ckpt_path, state, extra=extra)

@@ -12,3 +12,4 @@ from .regularization import hrdis, red_diff  # noqa: F401,E402
 from .splitting import ddiff, diffpir, pnp_admm  # noqa: F401,E402
 from .purification import dcdp  # noqa: F401,E402
 from .daps import daps  # noqa: F401,E402
+from .learned import ddc  # noqa: F401,E402

@@ -69,14 +69,14 @@ def CountingPrior(prior, counter: _Counter, method: str = "eps"):
 
     Everything derived from ``eps`` (``x0``, ``score``, ``sample``, ``purify``) goes through the
     counting version, because those methods call ``self.eps``. For a consistency model the counted
-    method is ``network`` (every f evaluation calls it once).
+    method is ``network`` (every f evaluation calls it once), for a DDC network ``residual``.
     """
     counted = copy.copy(prior)
     inner = getattr(prior, method)
 
-    def eps(x_t, t):
+    def eps(*args):
         counter.nfe += 1
-        out = inner(x_t, t)
+        out = inner(*args)
         if out.requires_grad:
             out.register_hook(counter.hook)
         return out
@@ -171,6 +171,8 @@ def solver(fn: Callable) -> Callable:
         counted = CountingPrior(prior, counter)
         if kwargs.get("consistency_model") is not None:              # DCDP's one-step purifier
             kwargs["consistency_model"] = CountingPrior(kwargs["consistency_model"], counter, "network")
+        if hasattr(kwargs.get("network"), "residual"):                 # DDC's learned correction
+            kwargs["network"] = CountingPrior(kwargs["network"], counter, "residual")
         device = problem.y.device
         t0 = time.perf_counter()
         with _PeakMemory(device) as mem:

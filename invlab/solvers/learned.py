@@ -1,0 +1,70 @@
+"""Learned data consistency — DDC (seed 001; ALGORITHMS §5; notebook 07).
+
+Five reverse steps, each "denoise, correct, step": x̂_0 from the prior, the learned correction
+x̂_{0,y} = x̂_0 − Δ_φ(x̂_0, ỹ, t), then the DDPM posterior step on the respaced pair with x̂_{0,y}
+in place of x̂_0. The network is never differentiated and the operator never applied at sampling
+time: all data consistency was learned.
+"""
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_int, randn
+from ..ddc import DDCNetwork, measurement_image
+from ..diffusion.priors import ddpm_posterior
+from .base import Result, initial_noise, solver
+
+__all__ = ["ddc", "ddc_grid"]
+
+
+def ddc_grid(steps: int, t_start: int = 800) -> list[int]:
+    """The sampling times: ``steps`` values evenly spaced from ``t_start`` down to 0 (the paper's
+    5 steps: 800, 600, 400, 200, 0); one step is t_start alone."""
+    if steps == 1:
+        return [t_start]
+    return torch.linspace(t_start, 0, steps).round().long().tolist()
+
+
+@solver
+def ddc(problem, prior, *, network: DDCNetwork | None = None, steps: int = 5, t_start: int = 800,
+        clamp: bool = False, allow_untrained: bool = False, generator=None, callback=None):
+    """Deep data consistency (DDC), ALGORITHMS §5:
+
+    ỹ = y brought to image size (SR: pixel replication), x_{t_1} ~ N(0, I) with t_1 = 800;
+    for each t_i on the grid 800, 600, 400, 200, 0 (next s = t_{i+1}, or −1 after the last):
+        ε̂ = ε_θ(x_t, t); x̂_0 = Tweedie(x_t, ε̂)   (unclamped, as the authors' code)
+        x̂_{0,y} = x̂_0 − Δ_φ(x̂_0, ỹ, t)                                     (learned correction)
+        x_s = c1'·x̂_{0,y} + c2'·x_t + √β̃' z   on the respaced pair (t, s)
+    and the last pair (0, −1) returns x̂_{0,y} itself (no noise; its log-variance would be log 0).
+
+    ``network`` is a :class:`invlab.ddc.DDCNetwork` (``invlab.load_ddc("glyphs32-ddc")``); a task
+    it was not trained for raises unless ``allow_untrained=True``. The defaults are the paper's
+    (5 steps from t = 800); nothing is image-size dependent. ``Result.nfe`` counts prior *and*
+    DDC-network passes (2 per step); ``info["ddc_calls"]`` the latter alone.
+    """
+    if network is None:
+        raise ValueError("network: DDC needs its trained network, e.g. network=invlab.load_ddc('glyphs32-ddc')")
+    steps = check_int("steps", steps, lo=1, hi=prior.T)
+    t_start = check_int("t_start", t_start, lo=0, hi=prior.T - 1)
+    if steps > t_start + 1:
+        raise ValueError(f"steps: {steps} distinct times do not fit between t_start={t_start} and 0")
+    network.check_problem(problem, allow_untrained)
+    y_img = measurement_image(problem)
+    grid = ddc_grid(steps, t_start)
+    x = initial_noise(problem, prior, generator)
+    trajectory, calls = [], 0
+    with torch.no_grad():
+        for i, t in enumerate(grid):
+            s = grid[i + 1] if i + 1 < len(grid) else -1
+            x0 = prior.x0(x, t, clamp=clamp)
+            x0y = x0 - network.residual(x0, y_img, t)
+            calls += 1
+            if s < 0:
+                x = x0y
+            else:
+                mean, var = ddpm_posterior(prior.schedule, x0y, x, t, s)
+                x = mean + var.sqrt() * randn(x.shape, generator, like=x)
+            trajectory.append(x0y)
+            if callback is not None:
+                callback(i, t, x, x0y)
+    return Result(x=x, trajectory=trajectory, info={"grid": grid, "ddc_calls": calls})
