@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_splitting.py
 	$(PY) benchmarks/gmm_posterior.py
 	$(PY) benchmarks/bench_purification.py
+	$(PY) benchmarks/bench_ddc.py
 	$(PY) benchmarks/eval_consistency.py
 	$(PY) benchmarks/bench_grid.py
 

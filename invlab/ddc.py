@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ._checks import randn
 
 __all__ = ["DDCNetwork", "DDC_CONFIG", "GENERAL_TASKS", "ddc_unet_config", "measurement_image",
-           "kl_to_forward_marginal", "ddc_loss", "load_ddc", "task_problem"]
+           "kl_to_forward_marginal", "ddc_loss", "load_ddc", "task_problem", "recording_eps"]
 
 DDC_CONFIG = "ddc.json"
 
@@ -203,3 +203,22 @@ def load_ddc(name: str = "glyphs32-ddc", *, device=None, dtype=None) -> DDCNetwo
                      info=meta)
     return net.to(device=device, dtype=dtype)
 
+
+
+def recording_eps(prior, fn=None):
+    """A shallow copy of ``prior`` that records ``(t, fn(ε̂))`` for every ``eps`` call (default
+    ``fn``: the mean excess kurtosis of ε̂ over the batch — notebook 07's Gaussianity check).
+    Returns ``(view, records)``; pass ``view`` to any solver."""
+    import copy
+
+    from .metrics import excess_kurtosis
+    fn = fn or (lambda e: float(excess_kurtosis(e.detach()).mean()))
+    view, inner, records = copy.copy(prior), prior.eps, []
+
+    def eps(x_t, t):
+        out = inner(x_t, t)
+        records.append((int(torch.as_tensor(t).reshape(-1)[0]), fn(out)))
+        return out
+
+    view.eps = eps
+    return view, records

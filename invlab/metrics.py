@@ -20,7 +20,7 @@ from ._checks import check_image, check_tensor
 
 __all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable", "classifier_probs",
            "classifier_accuracy", "classifier_features", "frechet_distance", "sliced_wasserstein", "scorecard",
-           "canny", "edge_density"]
+           "canny", "edge_density", "excess_kurtosis"]
 
 
 def _pair(x: torch.Tensor, ref: torch.Tensor) -> None:
@@ -244,6 +244,15 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_dirs: int = 100,
         q = torch.linspace(0, 1, max(pa.shape[0], pb.shape[0]), dtype=torch.float64)
         pa, pb = torch.quantile(pa, q, dim=0), torch.quantile(pb, q, dim=0)
     return float(((pa - pb) ** 2).mean(0).mean().sqrt())
+
+
+def excess_kurtosis(x: torch.Tensor) -> torch.Tensor:
+    """Excess kurtosis E[(x−μ)⁴]/σ⁴ − 3 of each sample's values (0 for Gaussian noise, < 0 for
+    flat, > 0 for heavy-tailed): DDC's test of whether a network input still looks like noise."""
+    check_tensor("x", x)
+    v = x.flatten(1).double()
+    c = v - v.mean(1, keepdim=True)
+    return ((c ** 4).mean(1) / (c ** 2).mean(1).clamp_min(1e-300) ** 2 - 3).to(x.dtype)
 
 
 def scorecard(problem, result, labels: torch.Tensor | None = None) -> dict:
