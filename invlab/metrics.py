@@ -20,7 +20,7 @@ from ._checks import check_image, check_tensor
 
 __all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable", "classifier_probs",
            "classifier_accuracy", "classifier_features", "frechet_distance", "sliced_wasserstein", "scorecard",
-           "canny", "edge_density", "excess_kurtosis"]
+           "canny", "edge_density", "excess_kurtosis", "laplacian_energy"]
 
 
 def _pair(x: torch.Tensor, ref: torch.Tensor) -> None:
@@ -244,6 +244,15 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_dirs: int = 100,
         q = torch.linspace(0, 1, max(pa.shape[0], pb.shape[0]), dtype=torch.float64)
         pa, pb = torch.quantile(pa, q, dim=0), torch.quantile(pb, q, dim=0)
     return float(((pa - pb) ** 2).mean(0).mean().sqrt())
+
+
+def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared 5-point Laplacian of each image (clamped to [-1, 1]), shape (B,): the
+    high-frequency energy HRDIS (seed 004) uses to call an output sharp (notebook 08)."""
+    check_tensor("x", x, ndim=4)
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=x.dtype, device=x.device)
+    k = k.expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(x.clamp(-1, 1), k, groups=x.shape[1]).pow(2).flatten(1).mean(1)
 
 
 def excess_kurtosis(x: torch.Tensor) -> torch.Tensor:

@@ -63,3 +63,20 @@ def test_canny_outlines_a_square_and_ignores_flat_images():
     assert d.shape == (2,) and float(d[0]) == pytest.approx(int(edges[0].sum()) / 1024)
     with pytest.raises(ValueError, match="x:"):
         metrics.edge_density(torch.full((1, 1, 8, 8), float("nan")))
+
+
+def test_excess_kurtosis_is_zero_for_gaussians_and_negative_for_flat_noise():
+    g = torch.Generator().manual_seed(0)
+    k_gauss = metrics.excess_kurtosis(torch.randn(4, 1, 64, 64, generator=g))
+    k_flat = metrics.excess_kurtosis(torch.rand(4, 1, 64, 64, generator=g))
+    assert k_gauss.shape == (4,) and float(k_gauss.abs().max()) < 0.2
+    torch.testing.assert_close(k_flat, torch.full((4,), -1.2), atol=0.1, rtol=0)     # uniform: −6/5
+    with pytest.raises(ValueError, match="x: contains NaN"):
+        metrics.excess_kurtosis(torch.full((1, 4), float("nan")))
+
+
+def test_laplacian_energy_is_zero_on_ramps_and_counts_a_checkerboard():
+    ramp = torch.linspace(-1, 1, 16).expand(2, 1, 16, 16).contiguous()
+    assert float(metrics.laplacian_energy(ramp).abs().max()) < 1e-10
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1
+    torch.testing.assert_close(metrics.laplacian_energy(checker.expand(1, 1, 16, 16)), torch.tensor([64.0]))

@@ -1,10 +1,11 @@
 """Regenerate executed notebooks from their py:percent sources.
 
-    python tools/sync_notebooks.py notebooks/01_forward_operators.py [...]
+    python tools/sync_notebooks.py [--timings] notebooks/01_forward_operators.py [...]
 
 For each source: build the .ipynb with jupytext (cell tags kept), execute it in the notebooks
 folder with the project's kernel, and write it with volatile metadata stripped
 (``nbstripout --keep-output --keep-count``), so the committed twin is exactly what nbval checks.
+``--timings`` prints the five slowest cells of each notebook (for the 120-s budget).
 """
 from __future__ import annotations
 
@@ -18,12 +19,29 @@ import nbformat
 from nbconvert.preprocessors import ExecutePreprocessor
 
 
-def sync(py: Path, timeout: int = 900) -> float:
+def cell_seconds(nb) -> list[tuple[float, int, str]]:
+    """(seconds, cell index, first source line) of every executed code cell, from nbclient's
+    timing metadata (before nbstripout removes it)."""
+    from datetime import datetime
+    out = []
+    for i, cell in enumerate(nb.cells):
+        ex = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            a, b = (datetime.fromisoformat(ex[k].replace("Z", "+00:00"))
+                    for k in ("iopub.execute_input", "shell.execute_reply"))
+            out.append(((b - a).total_seconds(), i, cell.source.splitlines()[0] if cell.source else ""))
+    return out
+
+
+def sync(py: Path, timeout: int = 900, timings: bool = False) -> float:
     nb = jupytext.read(py)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     t0 = time.time()
     ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(py.parent)}})
     seconds = time.time() - t0
+    if timings:
+        for sec, i, first in sorted(cell_seconds(nb), reverse=True)[:5]:
+            print(f"  cell {i:3d}: {sec:6.1f} s  {first[:70]}")
     out = py.with_suffix(".ipynb")
     nbformat.write(nb, out)
     subprocess.run([sys.executable, "-m", "nbstripout", "--keep-output", "--keep-count", str(out)], check=True)
@@ -31,8 +49,9 @@ def sync(py: Path, timeout: int = 900) -> float:
 
 
 def main(argv: list[str]) -> None:
-    for arg in argv:
-        s = sync(Path(arg))
+    timings = "--timings" in argv
+    for arg in (a for a in argv if a != "--timings"):
+        s = sync(Path(arg), timings=timings)
         print(f"{arg}: executed in {s:.1f} s")
 
 
