@@ -23,9 +23,12 @@ N_GLYPHS = 16
 SIGMA_Y = 0.0        # the paper's main tables are noiseless
 
 # %%
+import csv
 import math
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 import invlab
 from invlab import metrics
@@ -38,7 +41,7 @@ device = invlab.setup_notebook(seed=SEED)
 prior = invlab.load_prior(PRIOR, device=device)
 x_true, labels = invlab.glyphs(N_GLYPHS, split="test", seed=SEED)
 x_true = x_true.to(device)
-reference, _ = invlab.glyphs(256, split="test", seed=1)        # for the Fréchet distance
+RESULTS = next(p for p in (Path("../benchmarks/results"), Path("benchmarks/results")) if p.exists())
 
 
 def gen(seed=SEED):
@@ -46,9 +49,8 @@ def gen(seed=SEED):
 
 
 def high_freq(x):
-    """Mean squared Laplacian: the high-frequency energy the paper uses to call an image sharp."""
-    k = torch.tensor([[[[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]]], dtype=x.dtype, device=x.device)
-    return float(torch.nn.functional.conv2d(x.clamp(-1, 1), k).pow(2).mean())
+    """The high-frequency energy the paper uses to call an image sharp (mean squared Laplacian)."""
+    return float(metrics.laplacian_energy(x).mean())
 
 
 # %% [markdown]
@@ -129,45 +131,34 @@ assert jitter[1.0] > 3 * jitter[0.0]
 # %% [markdown]
 # ## 3 · The β sweep
 #
-# β from 0 (CR) to 1 (RED-diff) on box inpainting and SR×4 (16 glyphs, the paper's steps and
-# learning rates: 150 steps at lr 0.1 for inpainting, 100 at lr 0.5 for SR), with PSNR, classifier
-# accuracy, Fréchet distance to 256 other test glyphs (biased upwards for 16 images: compare rows),
-# and the high-frequency energy of the output (sharpness).
+# β from 0 (CR) to 1 (RED-diff) on box inpainting, free-form inpainting and SR×4 (16 glyphs, the
+# paper's steps and learning rates: 150 steps at lr 0.1 for inpainting, 100 at lr 0.5 for SR),
+# with PSNR, classifier accuracy, Fréchet distance to 256 other test glyphs (biased upwards for 16
+# images: compare rows), and the high-frequency energy of the output (sharpness). Fifteen runs of
+# 100–150 network passes on 16 glyphs take longer than this notebook may, so one run of
+# `benchmarks/bench_regularization.py` measured them; we read its table and re-run the two rows
+# the claims compare (HR and DR on box inpainting) as a regression check.
 
 # %%
 BETAS = [0.0, 0.1, 0.2, 0.5, 1.0]
-sweep, outs = {}, {}
-for task in ("box_inpaint", "sr4"):
-    p = invlab.make_problem(task, x_true, sigma_y=SIGMA_Y, seed=SEED)
-    for beta in BETAS:
-        r = SOLVERS["hrdis"](p, prior, beta=beta, generator=gen())
-        outs[task, beta] = r.x
-        s = metrics.scorecard(p, r, labels)
-        s.update(fd=metrics.frechet_distance(r.x.clamp(-1, 1), reference), hf=high_freq(r.x))
-        sweep[task, beta] = s
-print(f"{'task':12s} {'β':>4s} {'PSNR':>6s} {'acc':>5s} {'FD':>6s} {'HF':>6s}")
+with open(RESULTS / "hrdis_sweep.csv") as f:
+    sweep = {(r["task"], float(r["beta"])): {k: float(r[k]) for k in ("psnr", "accuracy", "fd", "hf")}
+             for r in csv.DictReader(f)}
+pictures = load_file(str(RESULTS / "hrdis_sweep_glyph2.safetensors"))
+print(f"{'task':16s} {'β':>4s} {'PSNR':>6s} {'acc':>5s} {'FD':>6s} {'HF':>6s}")
 for (task, beta), s in sweep.items():
-    print(f"{task:12s} {beta:4.1f} {s['psnr']:6.2f} {s['accuracy']:5.2f} {s['fd']:6.1f} {s['hf']:6.3f}")
+    print(f"{task:16s} {beta:4.1f} {s['psnr']:6.2f} {s['accuracy']:5.2f} {s['fd']:6.1f} {s['hf']:6.3f}")
 print(f"reference HF energy of the true glyphs: {high_freq(x_true):.3f}")
+live = {beta: SOLVERS["hrdis"](pb, prior, beta=beta, generator=gen()) for beta in (0.2, 1.0)}
+for beta, r in live.items():
+    q = metrics.scorecard(pb, r, labels)["psnr"]
+    print(f"live re-run, box inpainting, β = {beta}: {q:.2f} dB")
+    assert abs(q - sweep["box_inpaint", beta]["psnr"]) < 0.05              # the benchmark row reproduces
 
 # %%
-for task in ("box_inpaint", "sr4"):
-    show_images([x_true[2]] + [outs[task, b][2].clamp(-1, 1) for b in BETAS],
+for task in ("box_inpaint", "freeform_inpaint", "sr4"):
+    show_images([x_true[2]] + [pictures[f"{task}/{b}"] for b in BETAS],
                 ["truth"] + [f"β={b}" for b in BETAS], ncols=6, size=1.4, suptitle=task)
-
-# %% [markdown]
-# Free-form inpainting with the two ends that the claims compare, RED-diff (β = 1) and HRDIS (β = 0.2):
-
-# %%
-pf = invlab.make_problem("freeform_inpaint", x_true, sigma_y=SIGMA_Y, seed=SEED)
-for beta in (0.2, 1.0):
-    r = SOLVERS["hrdis"](pf, prior, beta=beta, generator=gen())
-    s = metrics.scorecard(pf, r, labels)
-    s.update(fd=metrics.frechet_distance(r.x.clamp(-1, 1), reference), hf=high_freq(r.x))
-    sweep["freeform_inpaint", beta] = s
-for beta in (0.2, 1.0):
-    s = sweep["freeform_inpaint", beta]
-    print(f"freeform β={beta}: PSNR {s['psnr']:.2f}, acc {s['accuracy']:.2f}, FD {s['fd']:.1f}, HF {s['hf']:.3f}")
 
 # %%
 TASKS3 = ("box_inpaint", "freeform_inpaint", "sr4")
@@ -180,9 +171,10 @@ for task in ("box_inpaint", "sr4"):
 assert hr_vs_dr["freeform_inpaint"]["psnr"][0] < hr_vs_dr["freeform_inpaint"]["psnr"][1] - 1.0   # fails here
 for task in ("box_inpaint", "sr4"):
     assert hr_vs_dr[task]["accuracy"][0] > hr_vs_dr[task]["accuracy"][1]         # HRDIS reads better
-top2 = {task: sorted(BETAS, key=lambda b: -sweep[task, b]["psnr"])[:2] for task in ("box_inpaint", "sr4")}
+top2 = {task: sorted(BETAS, key=lambda b: -sweep[task, b]["psnr"])[:2] for task in TASKS3}
 print("best two β by PSNR:", top2)
-assert all(0.2 in t for t in top2.values())                                       # β = 0.2 is a good default
+assert sum(0.2 in t for t in top2.values()) >= 2          # β = 0.2 is among the best two on 2 of 3 tasks
+assert 0.2 not in top2["freeform_inpaint"]                 # but not on free-form inpainting (measured)
 
 # %% [markdown]
 # ## 4 · Diversity: eight seeds for one measurement
@@ -318,7 +310,8 @@ w.interact(show_hrdis, beta=w.FloatSlider(0.2, min=0, max=1, step=0.05),
 #   RED-diff is more than 1 dB ahead (both read every glyph correctly), so there the claim fails. Classifier accuracy is higher for HRDIS on box inpainting and SR×4. The Fréchet
 #   distance and the high-frequency energy do **not** consistently favour HRDIS on our prior
 #   (see the table) — on glyphs, RED-diff's outputs are not visibly blurrier.
-# - *β = 0.2 is a good default*: it is among the best two β (by PSNR) on both swept tasks.
+# - *β = 0.2 is a good default*: it is among the best two β (by PSNR) on box inpainting and SR×4,
+#   two of the three tasks, as claimed; on free-form inpainting RED-diff (β = 1) and β = 0.1 lead.
 # - *Diversity*: HRDIS's outputs vary more across seeds than RED-diff's (a modest margin).
 # - *An order of magnitude fewer steps*: **not** on our prior — RED-diff at 1000 steps beats
 #   HRDIS at 100 by several dB (at equal steps HRDIS is ahead).

@@ -40,7 +40,9 @@ def ddc(problem, prior, *, network: DDCNetwork | None = None, steps: int = 5, t_
     ``network`` is a :class:`invlab.ddc.DDCNetwork` (``invlab.load_ddc("glyphs32-ddc")``); a task
     it was not trained for raises unless ``allow_untrained=True``. The defaults are the paper's
     (5 steps from t = 800); nothing is image-size dependent. ``Result.nfe`` counts prior *and*
-    DDC-network passes (2 per step); ``info["ddc_calls"]`` the latter alone.
+    DDC-network passes (2 per step); ``info["ddc_calls"]`` the latter alone, and
+    ``info["sigma_y_in_training_range"]`` whether σ_y lies in the range the network was trained on
+    (outside it DDC still runs — notebook 07 measures how it degrades).
     """
     if network is None:
         raise ValueError("network: DDC needs its trained network, e.g. network=invlab.load_ddc('glyphs32-ddc')")
@@ -67,4 +69,6 @@ def ddc(problem, prior, *, network: DDCNetwork | None = None, steps: int = 5, t_
             trajectory.append(x0y)
             if callback is not None:
                 callback(i, t, x, x0y)
-    return Result(x=x, trajectory=trajectory, info={"grid": grid, "ddc_calls": calls})
+    lo, hi = network.sigma_range
+    return Result(x=x, trajectory=trajectory, info={"grid": grid, "ddc_calls": calls,
+                                                    "sigma_y_in_training_range": lo <= problem.sigma_y <= hi})
