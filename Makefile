@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/gmm_posterior.py
 	$(PY) benchmarks/bench_purification.py
 	$(PY) benchmarks/bench_ddc.py
+	$(PY) benchmarks/bench_regularization.py
 	$(PY) benchmarks/eval_consistency.py
 	$(PY) benchmarks/bench_grid.py
 

@@ -96,7 +96,8 @@ def main(argv=None):
     os.makedirs(OUT, exist_ok=True)
     if args.only is not None:
         rows = _merge(args.out, rows, lambda r: (r["task"], r["method"]))
-        kurt = _merge(args.out.replace(".csv", "_kurtosis.csv"), kurt, lambda r: (r["task"], r["method"], str(r["call"])))
+        kurt = _merge(args.out.replace(".csv", "_kurtosis.csv"), kurt,
+                      lambda r: (r["task"], r["method"], str(r["call"])))
     for task in TASKS:
         dps = next((r for r in rows if r["task"] == task and r["method"] == "dps-1000"), None)
         for r in rows:

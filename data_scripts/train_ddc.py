@@ -28,9 +28,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from invlab.data import glyphs  # noqa: E402
-from invlab.ddc import DDC_CONFIG, GENERAL_TASKS, DDCNetwork, ddc_loss, ddc_unet_config  # noqa: E402
+from invlab.ddc import DDC_CONFIG, GENERAL_TASKS, DDCNetwork, ddc_unet_config  # noqa: E402
 from invlab.diffusion.hub import weights_dir  # noqa: E402
-from invlab.training import _train_loop, step_generator  # noqa: E402
+from invlab.training import train_ddc  # noqa: E402
 
 
 def lpips_or_none():
@@ -82,16 +82,10 @@ def main(argv=None) -> None:
         unet.conv_out.bias.zero_()
     net = DDCNetwork(unet, tasks, (0.0, args.sigma_max), name=args.name)
     lpips_fn = lpips_or_none()
-    names = list(tasks)
     log_path = str(out / "train_log.jsonl")
 
-    def loss_fn(step: int) -> torch.Tensor:
-        g = step_generator(args.seed, step)
-        task = names[int(torch.randint(0, len(names), (1,), generator=g))]
-        sigma_y = float(torch.rand((), generator=g)) * args.sigma_max
-        x0 = glyphs(args.batch_size, split="train", seed=args.seed + 2, start=step * args.batch_size,
-                    cache=False)[0].to(dev)
-        return ddc_loss(net, prior, x0, task, sigma_y, g, lpips_fn=lpips_fn)
+    def data_fn(step: int, batch: int) -> torch.Tensor:
+        return glyphs(batch, split="train", seed=args.seed + 2, start=step * batch, cache=False)[0].to(dev)
 
     def export(state) -> None:
         model = UNet2DModel(**ddc_unet_config(args.width))
@@ -103,9 +97,9 @@ def main(argv=None) -> None:
                 "lpips": lpips_fn is not None, "measurement_image": "SR: pixel replication; others: y as is"}
         (out / DDC_CONFIG).write_text(json.dumps(meta, indent=1) + "\n")
 
-    _train_loop(unet, loss_fn, steps=args.steps, lr=args.lr, warmup=200, ema_decay=0.999, ckpt_path=ckpt,
-                log_path=log_path, save_every=250, log_every=50, time_budget_s=args.hours * 3600,
-                on_save=export)
+    train_ddc(net, prior, data_fn, steps=args.steps, batch_size=args.batch_size, lr=args.lr, ckpt_path=ckpt,
+              log_path=log_path, seed=args.seed, sigma_max=args.sigma_max, lpips_fn=lpips_fn,
+              time_budget_s=args.hours * 3600, on_save=export)
 
 
 if __name__ == "__main__":

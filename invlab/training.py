@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 __all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
-           "train_eps_model", "train_consistency_distillation", "glyph_unet_config", "linear_alpha_bar"]
+           "train_eps_model", "train_consistency_distillation", "train_ddc", "glyph_unet_config", "linear_alpha_bar"]
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -248,6 +248,30 @@ def train_consistency_distillation(student, teacher, data_fn: Callable[[int, int
                        ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
                        time_budget_s=time_budget_s, on_save=on_save, extra={"target": target.unet},
                        after_step=update_target)
+
+
+def train_ddc(network, prior, data_fn: Callable[[int, int], torch.Tensor], *, steps: int, batch_size: int,
+              lr: float, ckpt_path: str, log_path: str, seed: int = 0, sigma_max: float = 0.1, lpips_fn=None,
+              ema_decay: float = 0.999, warmup: int = 200, save_every: int = 250, log_every: int = 50,
+              time_budget_s: float = math.inf, on_save: Callable[[TrainState], None] | None = None) -> TrainState:
+    """Train a DDC network (seed 001, ALGORITHMS §5) against a frozen ``prior``, resuming from
+    ``ckpt_path``. Per step (all draws from the step's generator): a task from ``network.tasks``,
+    σ_y ~ U[0, ``sigma_max``], the batch ``data_fn(step, batch_size)``, and the loss of
+    :func:`invlab.ddc.ddc_loss` (MSE + LPIPS when ``lpips_fn`` is given + KL). Every term is logged.
+    """
+    from .ddc import ddc_loss
+    names = list(network.tasks)
+    network.unet.train().requires_grad_(True)
+
+    def loss_fn(step: int) -> dict:
+        g = step_generator(seed, step)
+        task = names[int(torch.randint(0, len(names), (1,), generator=g))]
+        sigma_y = float(torch.rand((), generator=g)) * sigma_max
+        return ddc_loss(network, prior, data_fn(step, batch_size), task, sigma_y, g, lpips_fn=lpips_fn)
+
+    return _train_loop(network.unet, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
+                       ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
+                       time_budget_s=time_budget_s, on_save=on_save)
 
 
 class _StopFlag:

@@ -156,3 +156,13 @@ def test_training_script_logs_every_term_and_resumes(tmp_path):
     net = load_ddc(str(out))
     assert list(net.tasks) == ["sr4", "denoise"] and net.info["step"] == 100
     assert net.info["lpips"] in (True, False)
+
+
+def test_shipped_networks_load_with_their_task_sets():
+    general, special = load_ddc("glyphs32-ddc"), load_ddc("glyphs32-ddc-sr4")
+    assert general.tasks == GENERAL_TASKS and list(special.tasks) == ["sr4"]
+    assert general.image_shape == (1, 32, 32) and next(general.unet.parameters()).dtype == torch.float32
+    assert general.sigma_range == (0.0, 0.1) and general.info["lpips"] in (True, False)
+    size = sum(f.stat().st_size for n in ("glyphs32-ddc", "glyphs32-ddc-sr4")
+               for f in (invlab.diffusion.weights_dir(n)).glob("*.safetensors"))
+    assert size < 6e6
