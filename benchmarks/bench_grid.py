@@ -28,7 +28,7 @@ from invlab.bench import run_grid, summarize
 OUT = os.path.join(os.path.dirname(__file__), "results")
 TASKS = ("sr4", "box_inpaint", "gaussian_blur", "motion_blur", "random_inpaint", "phase_retrieval", "hdr")
 METHODS = ("pseudo_inverse", "prior_sample", "dps", "pigdm", "ddrm", "ddnm", "dpg", "ddiff", "pnp_admm",
-           "diffpir", "daps", "dcdp", "red_diff", "hrdis")
+           "diffpir", "daps", "dcdp", "red_diff", "hrdis", "ddc")
 HYPER = {                                            # ≈ 100 network passes each (NFE column in the table)
     "dps": dict(steps=100),                          # ζ default: paper ζ × 1000/steps
     "dpg": dict(steps=100, scale=20.0),              # notebook 04's tuned step: the paper's scale × √(D/D_paper)
@@ -36,6 +36,7 @@ HYPER = {                                            # ≈ 100 network passes ea
     "ddiff": dict(steps=100),
     "daps": dict(annealing_steps=50, ode_steps=2, langevin_steps=20),
     "dcdp": dict(purifier="tweedie", rounds=30),     # V2, 30 rounds: notebook 06's glyph setting
+    "ddc": dict(network="glyphs32-ddc"),             # 5 steps (10 NFE); refuses tasks it was not trained on
 }
 COLUMNS = ("method", "task", "sigma_y", "images", "psnr", "ssim", "classifier_acc", "fd", "residual", "nfe", "vjp",
            "seconds")

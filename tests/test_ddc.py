@@ -166,3 +166,8 @@ def test_shipped_networks_load_with_their_task_sets():
     size = sum(f.stat().st_size for n in ("glyphs32-ddc", "glyphs32-ddc-sr4")
                for f in (invlab.diffusion.weights_dir(n)).glob("*.safetensors"))
     assert size < 6e6
+
+
+def test_network_by_name_is_loaded_and_counted(prior):
+    res = SOLVERS["ddc"](_problem("sr4"), prior, network="glyphs32-ddc", generator=torch.Generator().manual_seed(0))
+    assert res.nfe == 10 and res.info["ddc_calls"] == 5

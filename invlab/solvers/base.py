@@ -171,6 +171,9 @@ def solver(fn: Callable) -> Callable:
         counted = CountingPrior(prior, counter)
         if kwargs.get("consistency_model") is not None:              # DCDP's one-step purifier
             kwargs["consistency_model"] = CountingPrior(kwargs["consistency_model"], counter, "network")
+        if isinstance(kwargs.get("network"), str):                     # DDC's network by name
+            from ..ddc import load_ddc
+            kwargs["network"] = load_ddc(kwargs["network"], device=problem.y.device)
         if hasattr(kwargs.get("network"), "residual"):                 # DDC's learned correction
             kwargs["network"] = CountingPrior(kwargs["network"], counter, "residual")
         device = problem.y.device

@@ -26,7 +26,7 @@ def ddc_grid(steps: int, t_start: int = 800) -> list[int]:
 
 
 @solver
-def ddc(problem, prior, *, network: DDCNetwork | None = None, steps: int = 5, t_start: int = 800,
+def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int = 5, t_start: int = 800,
         clamp: bool = False, allow_untrained: bool = False, generator=None, callback=None):
     """Deep data consistency (DDC), ALGORITHMS §5:
 
@@ -37,7 +37,8 @@ def ddc(problem, prior, *, network: DDCNetwork | None = None, steps: int = 5, t_
         x_s = c1'·x̂_{0,y} + c2'·x_t + √β̃' z   on the respaced pair (t, s)
     and the last pair (0, −1) returns x̂_{0,y} itself (no noise; its log-variance would be log 0).
 
-    ``network`` is a :class:`invlab.ddc.DDCNetwork` (``invlab.load_ddc("glyphs32-ddc")``); a task
+    ``network`` is a :class:`invlab.ddc.DDCNetwork` (``invlab.load_ddc("glyphs32-ddc")``) or its
+    name (loaded by :func:`invlab.load_ddc`; what the benchmark grid passes); a task
     it was not trained for raises unless ``allow_untrained=True``. The defaults are the paper's
     (5 steps from t = 800); nothing is image-size dependent. ``Result.nfe`` counts prior *and*
     DDC-network passes (2 per step); ``info["ddc_calls"]`` the latter alone, and
