@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 __all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
-           "train_eps_model", "train_consistency_distillation", "train_ddc", "glyph_unet_config", "linear_alpha_bar"]
+           "train_eps_model", "train_consistency_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config", "linear_alpha_bar"]
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -270,6 +270,33 @@ def train_ddc(network, prior, data_fn: Callable[[int, int], torch.Tensor], *, st
         return ddc_loss(network, prior, data_fn(step, batch_size), task, sigma_y, g, lpips_fn=lpips_fn)
 
     return _train_loop(network.unet, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
+                       ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
+                       time_budget_s=time_budget_s, on_save=on_save)
+
+
+def train_autoencoder(autoencoder, data_fn: Callable[[int, int], torch.Tensor], *, steps: int, batch_size: int,
+                      lr: float, ckpt_path: str, log_path: str, seed: int = 0, kl_weight: float = 1e-6,
+                      ema_decay: float = 0.999, warmup: int = 200, save_every: int = 250, log_every: int = 50,
+                      time_budget_s: float = math.inf, on_save: Callable[[TrainState], None] | None = None) -> TrainState:
+    """Train a diffusers ``AutoencoderKL`` (the first stage of a latent prior), resuming from
+    ``ckpt_path``: z ~ q(z|x) by the reparameterisation (noise from the step's generator), the
+    reconstruction loss mean|x − D(z)| + mean(x − D(z))² and the LDM's small KL to N(0, I) —
+    weight ``kl_weight`` on the per-image KL sum relative to the per-image reconstruction sum, as
+    in the LDM code (1e-6), so the latents stay near unit scale without blurring the decoder.
+    No perceptual or adversarial term: neither is available offline, and glyphs do not need them."""
+    autoencoder.train().requires_grad_(True)
+
+    def loss_fn(step: int) -> dict:
+        x = data_fn(step, batch_size)
+        g = step_generator(seed, step)
+        post = autoencoder.encode(x).latent_dist
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=g).to(x)
+        rec = autoencoder.decode(z).sample
+        l1, l2 = (rec - x).abs().mean(), ((rec - x) ** 2).mean()
+        kl = post.kl().mean() / x[0].numel()
+        return {"loss": l1 + l2 + kl_weight * kl, "l1": l1, "mse": l2, "kl": kl}
+
+    return _train_loop(autoencoder, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
                        ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
                        time_budget_s=time_budget_s, on_save=on_save)
 

@@ -3,5 +3,6 @@ from .consistency import ConsistencyModel, karras_sigmas, load_consistency_model
 from .gmm import (GaussianMixture, GaussianMixturePrior, gmm2d, gmm2d_problem, gmm_grid,  # noqa: F401
                   linear_gaussian_problem, posterior_report)
 from .hub import HUB_PRIORS, PRIORS, PriorUnavailable, load_prior, stand_in_prior, weights_dir  # noqa: F401
+from .latent import LatentPrior, is_latent_prior  # noqa: F401
 from .priors import Prior, UNetPrior, ddim_step, ddpm_posterior  # noqa: F401
 from .schedule import GRIDS, VPSchedule, timesteps  # noqa: F401

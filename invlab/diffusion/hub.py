@@ -14,13 +14,15 @@ import torch
 from .._checks import check_int
 from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
+from .latent import is_latent_folder, load_latent_folder
 from .priors import UNetPrior
 from .schedule import VPSchedule
 
 __all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir", "stand_in_prior"]
 
-PRIORS = ("glyphs32", "glyphs32-cm", "gmm2d", "gmm-grid")
-HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/ddpm-ema-bedroom-256")
+PRIORS = ("glyphs32", "glyphs32-cm", "glyphs32-latent", "gmm2d", "gmm-grid")
+HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/ddpm-ema-bedroom-256",
+              "CompVis/ldm-celebahq-256")
 
 
 class PriorUnavailable(OSError):
@@ -56,6 +58,15 @@ def _hub_class(repo_id: str, offline: bool) -> str | None:
     return json.loads(Path(idx).read_text()).get("_class_name")
 
 
+def _hub_has_autoencoder(repo_id: str, offline: bool) -> bool:
+    from huggingface_hub import hf_hub_download
+    try:
+        idx = json.loads(Path(hf_hub_download(repo_id, "model_index.json", local_files_only=offline)).read_text())
+    except Exception:
+        return False
+    return "unet" in idx and ("vae" in idx or "vqvae" in idx)
+
+
 def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, **kw) -> UNetPrior:
     from diffusers import UNet2DModel
     subfolder = None
@@ -81,11 +92,15 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
 
     Args:
         name: ``"glyphs32"`` (shipped: 32×32 glyphs, 1.8 M-parameter UNet), ``"glyphs32-cm"`` (its
-            distilled consistency model, a :class:`ConsistencyModel`, not a :class:`Prior`), ``"gmm2d"`` (2-D
+            distilled consistency model, a :class:`ConsistencyModel`, not a :class:`Prior`),
+            ``"glyphs32-latent"`` (shipped latent prior, a :class:`LatentPrior`: autoencoder
+            32×32×1 ↔ 8×8×4 and a latent UNet), ``"gmm2d"`` (2-D
             mixture for pictures), ``"gmm-grid"`` (25-component benchmark mixture in ``dim``
-            dimensions), a diffusers hub id such as ``"google/ddpm-ema-celebahq-256"``, or a local
-            folder saved with ``save_pretrained`` (a consistency-model folder gives a
-            :class:`ConsistencyModel`).
+            dimensions), a diffusers hub id such as ``"google/ddpm-ema-celebahq-256"`` (a latent
+            pipeline such as ``"CompVis/ldm-celebahq-256"`` — VQModel + UNet + scheduler — gives a
+            :class:`LatentPrior`), or a local folder saved with ``save_pretrained`` (a
+            consistency-model folder gives a :class:`ConsistencyModel`, a pipeline folder with
+            ``unet`` and ``vae``/``vqvae`` a :class:`LatentPrior`).
         dim: dimension of ``"gmm-grid"``.
         device, dtype: where the network lives (default: CPU, float32).
         offline: look only in the local cache (default: the ``HF_HUB_OFFLINE`` setting).
@@ -108,6 +123,12 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
             raise PriorUnavailable(f"name: the shipped glyphs32-cm weights are missing from {path}; "
                                    "run data_scripts/distill_consistency.py")
         return load_consistency_model(path, device=device, dtype=dtype, name="glyphs32-cm")
+    if name == "glyphs32-latent":
+        path = weights_dir("glyphs32-latent")
+        if not is_latent_folder(path):
+            raise PriorUnavailable(f"name: the shipped glyphs32-latent weights are missing from {path}; "
+                                   "run data_scripts/train_latent.py")
+        return load_latent_folder(path, "glyphs32-latent", device=device, dtype=dtype)
     if name == "gmm2d":
         return GaussianMixturePrior(gmm2d(), name="gmm2d")
     if name == "gmm-grid":
@@ -116,6 +137,8 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     if Path(name).is_dir():
         if (Path(name) / "consistency.json").exists() or _is_cm_pipeline(Path(name)):
             return load_consistency_model(name, device=device, dtype=dtype)
+        if is_latent_folder(name):
+            return load_latent_folder(name, device=device, dtype=dtype)
         return _load_unet_prior(name, Path(name).name, device=device, dtype=dtype)
     parts = name.split("/")
     if len(parts) != 2 or not all(parts):
@@ -124,7 +147,10 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
     try:
-        if _hub_class(name, offline) == "ConsistencyModelPipeline":     # openai/diffusers-cd_* and ct_*
+        cls = _hub_class(name, offline)
+        if cls in ("LDMPipeline", "LatentDiffusionPipeline") or _hub_has_autoencoder(name, offline):
+            return load_latent_folder(name, name, device=device, dtype=dtype, local_files_only=offline)
+        if cls == "ConsistencyModelPipeline":     # openai/diffusers-cd_* and ct_*
             from huggingface_hub import snapshot_download
             folder = snapshot_download(name, local_files_only=offline, allow_patterns=["*.json", "*.safetensors"])
             return load_consistency_model(folder, device=device, dtype=dtype, name=name)

@@ -13,3 +13,4 @@ from .splitting import ddiff, diffpir, pnp_admm  # noqa: F401,E402
 from .purification import dcdp  # noqa: F401,E402
 from .daps import daps  # noqa: F401,E402
 from .learned import ddc  # noqa: F401,E402
+from .latent import latent_dps, psld, resample  # noqa: F401,E402

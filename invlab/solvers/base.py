@@ -6,7 +6,9 @@ callback=None) -> Result`` decorated with :func:`solver`. The decorator
 * checks that the problem and the prior fit (image shape) before any work;
 * hands the function a *counting* view of the prior: every ``prior.eps`` call is one network
   forward pass (``nfe``) and every backward pass through one of its outputs is a VJP (``vjp``),
-  so a solver cannot under-report its cost;
+  so a solver cannot under-report its cost; a latent prior's ``encode`` and ``decode`` are
+  networks too and are counted the same way (``info["calls"]`` splits the total by network);
+* refuses a latent prior in a pixel-space solver and a pixel prior in a latent-only one;
 * times the call and records peak memory (CUDA allocator peak on a GPU, growth of the kernel's
   resident-set high-water mark on a Linux CPU);
 * registers the function in :data:`SOLVERS` under its name.
@@ -58,30 +60,37 @@ class _Counter:
     def __init__(self):
         self.nfe = 0
         self.vjp = 0
+        self.calls: dict[str, int] = {}
 
-    def hook(self, grad):
-        self.vjp += 1
-        return grad
+    def hooked(self, key: str):
+        def hook(grad):
+            self.vjp += 1
+            self.calls[key + "_vjp"] = self.calls.get(key + "_vjp", 0) + 1
+            return grad
+        return hook
 
 
-def CountingPrior(prior, counter: _Counter, method: str = "eps"):
+def CountingPrior(prior, counter: _Counter, method: str | tuple[str, ...] = "eps"):
     """A shallow copy of ``prior`` whose ``eps`` counts forward and backward network passes.
 
     Everything derived from ``eps`` (``x0``, ``score``, ``sample``, ``purify``) goes through the
     counting version, because those methods call ``self.eps``. For a consistency model the counted
-    method is ``network`` (every f evaluation calls it once), for a DDC network ``residual``.
+    method is ``network`` (every f evaluation calls it once), for a DDC network ``residual``, for a
+    latent prior ``eps``, ``encode`` and ``decode``.
     """
     counted = copy.copy(prior)
-    inner = getattr(prior, method)
+    for name in (method,) if isinstance(method, str) else method:
+        inner = getattr(prior, name)
 
-    def eps(*args):
-        counter.nfe += 1
-        out = inner(*args)
-        if out.requires_grad:
-            out.register_hook(counter.hook)
-        return out
+        def counting(*args, _inner=inner, _name=name, **kw):
+            counter.nfe += 1
+            counter.calls[_name] = counter.calls.get(_name, 0) + 1
+            out = _inner(*args, **kw)
+            if out.requires_grad:
+                out.register_hook(counter.hooked(_name))
+            return out
 
-    setattr(counted, method, eps)
+        setattr(counted, name, counting)
     return counted
 
 
@@ -135,11 +144,19 @@ def initial_noise(problem, prior, generator) -> torch.Tensor:
     return randn((problem.batch_size,) + tuple(prior.image_shape), generator, like=problem.y)
 
 
+def _check_space(name: str, prior, spaces) -> None:
+    from ..diffusion.latent import require_latent, require_pixel
+    if getattr(prior, "is_latent", False) and "latent" not in spaces:
+        require_pixel(prior, name)
+    if not getattr(prior, "is_latent", False) and "pixel" not in spaces and getattr(prior, "image_shape", ()):
+        require_latent(prior, name)
+
+
 def _check_fit(problem, prior) -> None:
     from ..problems import InverseProblem
     if not isinstance(problem, InverseProblem):
         raise TypeError(f"problem: expected an InverseProblem (invlab.make_problem), got {type(problem).__name__}")
-    shape = tuple(getattr(prior, "image_shape", ()))
+    shape = tuple(getattr(prior, "pixel_shape", None) or getattr(prior, "image_shape", ()))
     if not shape:
         raise TypeError(f"prior: expected an invlab prior (invlab.load_prior), got {type(prior).__name__}")
     if tuple(problem.op.input_shape) != shape:
@@ -148,12 +165,16 @@ def _check_fit(problem, prior) -> None:
                          "build the problem at the prior's size")
 
 
-def solver(fn: Callable) -> Callable:
+def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",)) -> Callable:
     """Register ``fn`` in :data:`SOLVERS` and wrap it with checks, cost counting and timing.
 
     Inside ``fn`` the ``prior`` argument is the counting view; ``fn`` returns the estimate
-    (a tensor) or a :class:`Result` whose cost fields the wrapper fills in.
+    (a tensor) or a :class:`Result` whose cost fields the wrapper fills in. ``spaces`` says which
+    priors the solver takes: ``"pixel"`` priors, ``"latent"`` priors (:class:`LatentPrior`), or both
+    (``@solver(spaces=("pixel", "latent"))``).
     """
+    if fn is None:
+        return functools.partial(solver, spaces=spaces)
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     names = [p.name for p in params]
@@ -166,9 +187,11 @@ def solver(fn: Callable) -> Callable:
         if unknown:
             raise TypeError(f"{sorted(unknown)[0]}: not a hyperparameter of {fn.__name__}; "
                             f"it takes {[p.name for p in params[2:]]}")
+        _check_space(fn.__name__, prior, spaces)
         _check_fit(problem, prior)
         counter = _Counter()
-        counted = CountingPrior(prior, counter)
+        latent = getattr(prior, "is_latent", False)
+        counted = CountingPrior(prior, counter, ("eps", "encode", "decode") if latent else "eps")
         if kwargs.get("consistency_model") is not None:              # DCDP's one-step purifier
             kwargs["consistency_model"] = CountingPrior(kwargs["consistency_model"], counter, "network")
         if isinstance(kwargs.get("network"), str):                     # DDC's network by name
@@ -186,7 +209,10 @@ def solver(fn: Callable) -> Callable:
         res = out if isinstance(out, Result) else Result(x=out)
         res.x = res.x.detach()
         res.nfe, res.vjp, res.seconds, res.peak_memory_bytes = counter.nfe, counter.vjp, seconds, mem.peak
+        if latent:
+            res.info["calls"] = dict(counter.calls)
         return res
 
+    wrapped.spaces = tuple(spaces)
     SOLVERS[fn.__name__] = wrapped
     return wrapped

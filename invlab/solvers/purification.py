@@ -12,7 +12,7 @@ from .._checks import randn, check_choice, check_int, check_positive
 from .base import Result, solver
 from .guidance import likelihood_of
 
-__all__ = ["dcdp", "dcdp_schedule"]
+__all__ = ["dcdp", "dcdp_schedule", "default_dc_space"]
 
 M_PAPER = 3 * 256 * 256
 
@@ -63,6 +63,26 @@ def data_consistency(problem, x, steps: int, lr: float, momentum: float) -> torc
     return x.detach()
 
 
+def data_consistency_latent(problem, prior, z, steps: int, lr: float, momentum: float) -> torch.Tensor:
+    """Approach I's data phase: τ momentum-SGD steps on mean((y − A(D(z)))²) with respect to the
+    latent z (every step is one decoder pass and one decoder backprop)."""
+    z = z.detach().clone().requires_grad_(True)
+    opt = torch.optim.SGD([z], lr=lr, momentum=momentum)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = ((problem.y - problem.op(prior.decode(z))) ** 2).flatten(1).mean(1).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return z.detach()
+
+
+def default_dc_space(task: str) -> str:
+    """The paper's advice for latent DCDP: approach II (pixel data phase) for deblurring, approach I
+    (latent data phase) for super-resolution and inpainting."""
+    return "pixel" if task.endswith("blur") else "latent"
+
+
 def purify(prior, x, t_k: int, purifier: str, ddim_steps: int, generator, consistency_model=None):
     """Noise to index t_k − 1, then map back: DDIM (V1, min(ddim_steps, t_k) steps), one
     Tweedie step (V2), or one consistency-model evaluation (CM); x̂_0 is clamped for image priors,
@@ -76,11 +96,11 @@ def purify(prior, x, t_k: int, purifier: str, ddim_steps: int, generator, consis
     return prior.x0(noisy, t)
 
 
-@solver
+@solver(spaces=("pixel", "latent"))
 def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = None, lr: float | None = None,
          momentum: float = 0.9, t_start: int | None = None, t_end: int | None = None, purifier: str = "ddim",
-         ddim_steps: int = 20, schedule: str = "linear", consistency_model=None, x_init=None, generator=None,
-         callback=None):
+         ddim_steps: int = 20, schedule: str = "linear", consistency_model=None, dc_space: str | None = None,
+         x_init=None, generator=None, callback=None):
     """Decoupled data consistency with diffusion purification (DCDP), ALGORITHMS §4:
 
     x = 0 (or ``x_init``); for k = 1..K:
@@ -97,6 +117,20 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     some purification at the end for noisy data. ``purifier="consistency"`` purifies with one evaluation of
     ``consistency_model`` (e.g. ``load_prior("glyphs32-cm")``): x + σ_k z with σ_k the EDM level of
     t_k − 1, then f(·, σ_k) — the paper's σ_k decaying in [0.002, 80] is this same schedule.
+
+    **Latent priors** (``load_prior("glyphs32-latent")``, notebook 06b) purify z, not x:
+
+    * ``dc_space="latent"`` (approach I): τ steps on mean((y − A(D(z)))²) w.r.t. z (decoder
+      backprop), then the re-encode z ← E(D(z)) — the optimised z leaves the encoder's range, and
+      the prior was only trained on encoder outputs — then purify z;
+    * ``dc_space="pixel"`` (approach II): τ steps in pixel space from x = D(z), then z ← E(x),
+      purify z, x ← D(z): no decoder backprop at all.
+
+    ``dc_space`` defaults to the paper's advice (:func:`default_dc_space`: II for blurs, I
+    otherwise). ``lr`` is the same effective step on the same pixel loss in both approaches
+    (approach I's gradient reaches z through the decoder's Jacobian). The first round starts
+    from z = E(0) (the latent of the zero image), the last purified latent is decoded.
+    ``info["calls"]`` counts UNet, encoder and decoder passes separately.
     """
     d = _defaults(problem.task, problem.sigma_y)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
@@ -109,6 +143,17 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
         raise ValueError(f"t_start: must exceed t_end for the linear schedule, got {t_start} <= {t_end}")
     check_choice("purifier", purifier, ("ddim", "tweedie", "consistency"))
     check_choice("schedule", schedule, ("linear", "constant"))
+    latent = getattr(prior, "is_latent", False)
+    if latent:
+        dc_space = default_dc_space(problem.task) if dc_space is None else check_choice(
+            "dc_space", dc_space, ("latent", "pixel"))
+        if purifier == "consistency":
+            raise ValueError("purifier: 'consistency' needs a pixel prior; a latent prior purifies with 'ddim' "
+                             "or 'tweedie'")
+    elif dc_space not in (None, "pixel"):
+        check_choice("dc_space", dc_space, ("latent", "pixel"))
+        raise ValueError(f"dc_space: {dc_space!r} needs a latent prior (e.g. load_prior('glyphs32-latent')); "
+                         f"the {prior.name} prior works in pixel space")
     check_int("ddim_steps", ddim_steps, lo=1, hi=prior.T)
     check_positive("momentum", momentum, allow_zero=True)
     if purifier == "consistency" and consistency_model is None:
@@ -120,6 +165,9 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     likelihood_of(problem, "gaussian", "DCDP")
     x = torch.zeros_like(problem.x) if x_init is None else x_init.detach().clone()
     levels = dcdp_schedule(rounds, t_start, t_end, schedule)
+    if latent:
+        return _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, purifier, ddim_steps,
+                            generator, callback)
     data_steps, purified = [], []
     for k, t_k in enumerate(levels):
         x_dc = data_consistency(problem, x, dc_steps, lr, momentum)
@@ -131,3 +179,30 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
             callback(k, t_k, x_dc, x)
     return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
                                                       "dc_steps": dc_steps})
+
+
+def _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, purifier, ddim_steps, generator,
+                 callback):
+    """DCDP with a latent prior, approaches I (``dc_space="latent"``) and II (``"pixel"``)."""
+    with torch.no_grad():
+        z = prior.encode(x)
+    data_steps, purified = [], []
+    for k, t_k in enumerate(levels):
+        if dc_space == "latent":                                  # approach I
+            z = data_consistency_latent(problem, prior, z, dc_steps, lr, momentum)
+            with torch.no_grad():
+                x_dc = prior.decode(z)
+                z = prior.encode(x_dc)                            # re-encode: back onto E's range
+        else:                                                     # approach II
+            x_dc = data_consistency(problem, x, dc_steps, lr, momentum)
+            with torch.no_grad():
+                z = prior.encode(x_dc)
+        with torch.no_grad():
+            z = purify(prior, z, t_k, purifier, ddim_steps, generator)
+            x = prior.decode(z)
+        data_steps.append(x_dc)
+        purified.append(x)
+        if callback is not None:
+            callback(k, t_k, x_dc, x)
+    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
+                                                      "dc_steps": dc_steps, "dc_space": dc_space, "z": z})

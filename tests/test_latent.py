@@ -1,0 +1,227 @@
+"""Latent diffusion: the LatentPrior (hub layout offline, encode/decode), latent DCDP (approaches I
+and II), Latent-DPS, PSLD, ReSample, their cost accounting and their errors (notebook 06b)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import invlab
+from invlab import solvers
+from invlab.diffusion import LatentPrior, load_prior
+from invlab.diffusion.latent import autoencoder_config, latent_unet_config
+from invlab.solvers.latent import stochastic_resample
+
+
+def _g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _tiny_unet(channels=4, size=4, seed=0):
+    from diffusers import UNet2DModel
+    torch.manual_seed(seed)
+    return UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       layers_per_block=1, norm_num_groups=4)
+
+
+def _tiny_vq(seed=0, scaling_factor=1.0):
+    from diffusers import VQModel
+    torch.manual_seed(seed)
+    return VQModel(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+                   down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                   layers_per_block=1, norm_num_groups=4, num_vq_embeddings=32, vq_embed_dim=4, sample_size=8,
+                   scaling_factor=scaling_factor)
+
+
+def _tiny_kl(seed=0):
+    from diffusers import AutoencoderKL
+    torch.manual_seed(seed)
+    cfg = dict(autoencoder_config(), block_out_channels=(8, 8, 8), norm_num_groups=4)
+    return AutoencoderKL(**cfg, scaling_factor=2.0)
+
+
+def _save_ldm(folder, ae_key="vqvae", ae=None, unet=None):
+    """A pipeline folder of the ldm-celebahq-256 layout: model_index.json, vqvae/, unet/, scheduler/."""
+    from diffusers import DDIMScheduler
+    folder.mkdir(parents=True, exist_ok=True)
+    ae = ae if ae is not None else _tiny_vq()
+    unet = unet if unet is not None else _tiny_unet()
+    ae.save_pretrained(folder / ae_key, safe_serialization=True)
+    unet.save_pretrained(folder / "unet", safe_serialization=True)
+    DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
+                  clip_sample=False).save_pretrained(folder / "scheduler")
+    cls = {"vqvae": ["diffusers", "VQModel"], "vae": ["diffusers", "AutoencoderKL"]}[ae_key]
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "LDMPipeline", ae_key: cls,
+                                                         "unet": ["diffusers", "UNet2DModel"],
+                                                         "scheduler": ["diffusers", "DDIMScheduler"]}))
+    return ae, unet
+
+
+@pytest.fixture(scope="module")
+def kl_prior(tmp_path_factory):
+    """A tiny untrained latent prior of the shipped classes: 32×32×1 ↔ 4×8×8."""
+    folder = tmp_path_factory.mktemp("latent")
+    _save_ldm(folder, "vae", _tiny_kl(), _tiny_unet(4, 8))
+    return load_prior(str(folder))
+
+
+def _problem(task="sr4", n=2, **kw):
+    x = invlab.glyphs(n, split="test")[0]
+    return invlab.make_problem(task, x, generator=_g(1), **kw)
+
+
+def test_hub_ldm_pipeline_loads_offline_and_matches_diffusers(tmp_path, monkeypatch):
+    from diffusers import DDIMScheduler, LDMPipeline
+    snap = tmp_path / "hub" / "models--CompVis--ldm-tiny-test" / "snapshots" / ("0" * 40)
+    ae, unet = _save_ldm(snap, ae_key="vqvae", ae=_tiny_vq(scaling_factor=0.5))
+    refs = snap.parent.parent / "refs"
+    refs.mkdir()
+    (refs / "main").write_text("0" * 40)
+    import huggingface_hub.constants as c
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    prior = load_prior("CompVis/ldm-tiny-test")
+    assert isinstance(prior, LatentPrior) and prior.kind == "vq"
+    assert prior.image_shape == (4, 4, 4) and prior.pixel_shape == (3, 8, 8) and prior.scaling_factor == 0.5
+    # the same deterministic DDIM trajectory and decoding as diffusers' own pipeline
+    z = torch.randn(2, 4, 4, 4, generator=_g(3))
+    sched = DDIMScheduler.from_pretrained(str(snap / "scheduler"))
+    pipe = LDMPipeline(vqvae=ae.eval(), unet=unet.eval(), scheduler=sched)
+    ref = pipe(batch_size=2, num_inference_steps=4, eta=0.0, output_type="np",
+               generator=_g(3)).images
+    with torch.no_grad():
+        ours = prior.decode(_ddim(prior, z.clone(), 4))
+    ref = torch.as_tensor(ref).permute(0, 3, 1, 2)
+    torch.testing.assert_close((ours / 2 + 0.5).clamp(0, 1), ref, atol=2e-4, rtol=1e-4)
+
+
+def _ddim(prior, z, steps):
+    from invlab.diffusion import ddim_step, timesteps
+    grid = timesteps(prior.T, steps, "leading").tolist()
+    for i, t in enumerate(grid):
+        eps, z0 = prior.eps_and_x0(z, t)
+        z = ddim_step(prior.schedule, z0, eps, t, grid[i + 1]) if i + 1 < len(grid) else z0
+    return z
+
+
+def test_latent_prior_encode_decode_and_scaling(kl_prior):
+    assert kl_prior.is_latent and kl_prior.clamp_default is False
+    assert kl_prior.image_shape == (4, 8, 8) and kl_prior.pixel_shape == (1, 32, 32)
+    x = invlab.glyphs(3)[0]
+    z = kl_prior.encode(x)
+    raw = kl_prior.autoencoder.encode(x).latent_dist.mean
+    torch.testing.assert_close(z, 2.0 * raw)                          # s = scaling_factor = 2
+    torch.testing.assert_close(kl_prior.decode(z), kl_prior.autoencoder.decode(raw).sample)
+    assert kl_prior.decode(z, clamp=True).abs().max() <= 1
+    with pytest.raises(ValueError, match=r"x: the .* encoder expects \(B, 1, 32, 32\)"):
+        kl_prior.encode(torch.zeros(1, 4, 8, 8))
+    with pytest.raises(ValueError, match=r"z: the .* decoder expects latents \(B, 4, 8, 8\)"):
+        kl_prior.decode(x)
+    with pytest.raises(ValueError, match="x: contains NaN"):
+        kl_prior.encode(torch.full((1, 1, 32, 32), float("nan")))
+
+
+def test_latent_configs_are_within_the_size_budget():
+    from diffusers import AutoencoderKL, UNet2DModel
+    n = sum(p.numel() for p in AutoencoderKL(**autoencoder_config()).parameters())
+    n += sum(p.numel() for p in UNet2DModel(**latent_unet_config()).parameters())
+    assert 2 * n < 3.0e6                                              # float16 bytes: the 20 MB repo budget
+
+
+@pytest.mark.parametrize("dc_space", ["latent", "pixel"])
+def test_latent_dcdp_runs_and_counts_every_network(kl_prior, dc_space):
+    p = _problem()
+    r = solvers.dcdp(p, kl_prior, rounds=2, dc_steps=3, ddim_steps=4, dc_space=dc_space, generator=_g())
+    calls = r.info["calls"]
+    assert r.x.shape == (2, 1, 32, 32) and r.info["dc_space"] == dc_space and len(r.trajectory) == 2
+    assert calls["eps"] == sum(min(4, t) for t in r.info["levels"])
+    if dc_space == "latent":        # approach I: decoder in every data step, then the re-encode
+        assert calls["decode_vjp"] == 2 * 3 and calls["decode"] == 2 * 3 + 2 + 2
+        assert calls["encode"] == 1 + 2 + 0
+    else:                           # approach II: no decoder backprop at all
+        assert "decode_vjp" not in calls and calls["decode"] == 2 and calls["encode"] == 1 + 2
+    assert r.nfe == sum(v for k, v in calls.items() if not k.endswith("_vjp"))
+    assert r.vjp == sum(v for k, v in calls.items() if k.endswith("_vjp"))
+
+
+def test_latent_dcdp_default_space_follows_the_paper(kl_prior):
+    kw = dict(rounds=1, dc_steps=1, ddim_steps=2, generator=_g())
+    assert solvers.dcdp(_problem("gaussian_blur"), kl_prior, **kw).info["dc_space"] == "pixel"
+    assert solvers.dcdp(_problem("sr4"), kl_prior, **kw).info["dc_space"] == "latent"
+
+
+@pytest.mark.parametrize("name, kw", [("latent_dps", dict(steps=4)), ("psld", dict(steps=4)),
+                                      ("resample", dict(steps=9, every=2, dc_iters=3))])
+def test_latent_guided_solvers_run_with_true_cost(kl_prior, name, kw):
+    r = solvers.SOLVERS[name](_problem(), kl_prior, generator=_g(), **kw)
+    calls = r.info["calls"]
+    assert r.x.shape == (2, 1, 32, 32) and torch.isfinite(r.x).all()
+    assert calls["eps"] == kw["steps"] and calls["eps_vjp"] == kw["steps"] - (name == "resample")
+    assert calls["decode_vjp"] >= kw["steps"] - 1
+    if name == "psld":
+        assert calls["encode"] == calls["encode_vjp"] == kw["steps"]       # the gluing term
+    if name == "resample":
+        # resampling on steps i >= 3 with i % 2 == 0 and i < 8: 4 and 6 (3 decoder VJPs each at most)
+        assert r.info["resampling_steps"] == 2
+
+
+def test_latent_solvers_are_seeded(kl_prior):
+    a = solvers.psld(_problem(), kl_prior, steps=3, generator=_g(5)).x
+    b = solvers.psld(_problem(), kl_prior, steps=3, generator=_g(5)).x
+    torch.testing.assert_close(a, b)
+
+
+def test_stochastic_resample_interpolates_between_data_and_prior():
+    z0, zs, n = torch.ones(1, 4), torch.zeros(1, 4), torch.zeros(1, 4)
+    a = torch.tensor(0.25)
+    torch.testing.assert_close(stochastic_resample(z0, zs, a, torch.tensor(1e9), n), 0.5 * z0)   # γ → ∞: √ᾱ ẑ_0
+    torch.testing.assert_close(stochastic_resample(z0, zs, a, torch.tensor(1e-9), n), zs)        # γ → 0: z'_s
+    # the variance is the harmonic combination 1/(1/γ + 1/(1−ᾱ))
+    g = torch.tensor(0.75)
+    out = stochastic_resample(torch.zeros(1), torch.zeros(1), a, g, torch.ones(1))
+    torch.testing.assert_close(out, (1 / (1 / g + 1 / 0.75)).sqrt().reshape(1))
+
+
+def test_bad_input_is_named(kl_prior):
+    pixel = load_prior("glyphs32")
+    p = _problem()
+    with pytest.raises(ValueError, match="dc_space: unknown value 'both'"):
+        solvers.dcdp(p, kl_prior, dc_space="both")
+    with pytest.raises(ValueError, match="dc_space: 'latent' needs a latent prior"):
+        solvers.dcdp(p, pixel, dc_space="latent")
+    for name in ("latent_dps", "psld", "resample"):
+        with pytest.raises(TypeError, match=f"prior: {name} works in a latent space"):
+            solvers.SOLVERS[name](p, pixel)
+    with pytest.raises(TypeError, match="prior: dps works in pixel space; .* is a latent prior"):
+        solvers.dps(p, kl_prior)
+    with pytest.raises(ValueError, match="purifier: 'consistency' needs a pixel prior"):
+        solvers.dcdp(p, kl_prior, purifier="consistency", consistency_model=load_prior("glyphs32-cm"))
+    with pytest.raises(ValueError, match="hard_dc: unknown value"):
+        solvers.resample(p, kl_prior, hard_dc="both")
+    with pytest.raises(ValueError, match="problem: PSLD's gluing term needs Aᵀ"):
+        solvers.psld(_problem("phase_retrieval"), kl_prior, steps=2)
+    small = invlab.make_problem("sr4", torch.zeros(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="problem: the operator works on images of shape"):
+        solvers.psld(small, kl_prior)
+
+
+def test_train_autoencoder_resumes_exactly(tmp_path):
+    from invlab.training import train_autoencoder
+
+    def run(steps, ckpt):
+        ae = _tiny_kl()
+        data = lambda step, b: torch.rand(b, 1, 32, 32, generator=_g(step)) * 2 - 1  # noqa: E731
+        st = train_autoencoder(ae, data, steps=steps, batch_size=2, lr=1e-3, ckpt_path=str(ckpt),
+                               log_path=str(tmp_path / "log.jsonl"), save_every=2, log_every=1)
+        return {k: v.clone() for k, v in st.model.state_dict().items()}
+
+    straight = run(4, tmp_path / "a.safetensors")
+    run(2, tmp_path / "b.safetensors")
+    resumed = run(4, tmp_path / "b.safetensors")
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k])
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert {"loss", "l1", "mse", "kl"} <= set(logged[0])
