@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 __all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
-           "train_eps_model", "train_consistency_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config", "linear_alpha_bar"]
+           "train_eps_model", "train_consistency_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config",
+           "linear_alpha_bar"]
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -277,7 +278,8 @@ def train_ddc(network, prior, data_fn: Callable[[int, int], torch.Tensor], *, st
 def train_autoencoder(autoencoder, data_fn: Callable[[int, int], torch.Tensor], *, steps: int, batch_size: int,
                       lr: float, ckpt_path: str, log_path: str, seed: int = 0, kl_weight: float = 1e-6,
                       ema_decay: float = 0.999, warmup: int = 200, save_every: int = 250, log_every: int = 50,
-                      time_budget_s: float = math.inf, on_save: Callable[[TrainState], None] | None = None) -> TrainState:
+                      time_budget_s: float = math.inf,
+                      on_save: Callable[[TrainState], None] | None = None) -> TrainState:
     """Train a diffusers ``AutoencoderKL`` (the first stage of a latent prior), resuming from
     ``ckpt_path``: z ~ q(z|x) by the reparameterisation (noise from the step's generator), the
     reconstruction loss mean|x − D(z)| + mean(x − D(z))² and the LDM's small KL to N(0, I) —

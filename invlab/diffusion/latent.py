@@ -66,7 +66,8 @@ class LatentPrior(UNetPrior):
     clamp_default = False
     is_latent = True
 
-    def __init__(self, unet, autoencoder, schedule: VPSchedule, name: str = "latent", scaling_factor: float | None = None):
+    def __init__(self, unet, autoencoder, schedule: VPSchedule, name: str = "latent",
+                 scaling_factor: float | None = None):
         super().__init__(unet, schedule, name=name)
         self.autoencoder = autoencoder.eval()
         for p in self.autoencoder.parameters():
@@ -109,8 +110,8 @@ class LatentPrior(UNetPrior):
         """x = D(z / s); differentiable in z (a VQ decoder quantises with a straight-through gradient)."""
         check_tensor("z", z)
         if z.ndim != 4 or tuple(z.shape[1:]) != tuple(self.image_shape):
-            raise ValueError(f"z: the {self.name} decoder expects latents (B, {', '.join(map(str, self.image_shape))}), "
-                             f"got {tuple(z.shape)}")
+            shape = ", ".join(map(str, self.image_shape))
+            raise ValueError(f"z: the {self.name} decoder expects latents (B, {shape}), got {tuple(z.shape)}")
         x = self.autoencoder.decode((z / self.scaling_factor).to(self._ae_dtype())).sample.to(z.dtype)
         return x.clamp(-1, 1) if clamp else x
 
