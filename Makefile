@@ -43,7 +43,7 @@ notebooks: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check invlab tests data_scripts benchmarks tools
 
-## make bench: every benchmark script (about 75 minutes on 2 CPU cores); figures in benchmarks/README.md
+## make bench: every benchmark script (about 90 minutes on 2 CPU cores); figures in benchmarks/README.md
 bench: $(STAMP)
 	$(PY) benchmarks/bench_operators.py
 	$(PY) benchmarks/eval_prior.py
@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_splitting.py
 	$(PY) benchmarks/gmm_posterior.py
 	$(PY) benchmarks/bench_purification.py
+	$(PY) benchmarks/eval_latent.py
+	$(PY) benchmarks/bench_latent.py
 	$(PY) benchmarks/bench_ddc.py
 	$(PY) benchmarks/bench_regularization.py
 	$(PY) benchmarks/eval_consistency.py

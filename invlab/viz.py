@@ -5,7 +5,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-__all__ = ["to_numpy_image", "show_images", "compare", "show_trajectory"]
+__all__ = ["to_numpy_image", "tile", "panel", "show_images", "compare", "show_trajectory"]
 
 
 def to_numpy_image(x: torch.Tensor, *, vrange=(-1.0, 1.0)):
@@ -23,6 +23,30 @@ def to_numpy_image(x: torch.Tensor, *, vrange=(-1.0, 1.0)):
     if x.ndim == 3:
         x = x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)
     return x.numpy()
+
+
+def tile(x: torch.Tensor, nrow: int = 4, pad: int = 1, value: float = -1.0) -> torch.Tensor:
+    """A (B, C, H, W) batch as one (C, H', W') image, ``nrow`` images per row, ``pad`` pixels of
+    ``value`` between them (a dependency-free ``make_grid``)."""
+    if x.ndim != 4:
+        raise ValueError(f"x: expected a (B, C, H, W) batch, got shape {tuple(x.shape)}")
+    x = x.detach().float().cpu()
+    B, C, H, W = x.shape
+    ncol = min(nrow, B)
+    rows = -(-B // ncol)
+    out = torch.full((C, rows * (H + pad) - pad, ncol * (W + pad) - pad), value)
+    for i in range(B):
+        r, c = divmod(i, ncol)
+        out[:, r * (H + pad):r * (H + pad) + H, c * (W + pad):c * (W + pad) + W] = x[i]
+    return out
+
+
+def panel(ax, x: torch.Tensor, title: str = "", nrow: int = 4, vrange=(-1.0, 1.0), cmap: str = "gray"):
+    """Draw a batch as one tiled image on a matplotlib axis (for side-by-side comparisons)."""
+    ax.imshow(to_numpy_image(tile(x, nrow, value=vrange[0]), vrange=vrange), cmap=cmap)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    return ax
 
 
 def show_images(images: Sequence[torch.Tensor] | torch.Tensor, titles: Sequence[str] | None = None, *,
