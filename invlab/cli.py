@@ -112,7 +112,7 @@ def _cmd_solve(args) -> int:
         prior = load_prior(args.prior)
     except (ValueError, OSError) as e:
         raise UsageError(f"--prior: {str(e).splitlines()[0]}") from None
-    x = _load_image(args.image, prior.image_shape)
+    x = _load_image(args.image, getattr(prior, "pixel_shape", None) or prior.image_shape)
     try:
         problem = make_problem(args.task, x, sigma_y=args.sigma_y, seed=args.seed)
         result = fn(problem, prior, generator=torch.Generator().manual_seed(args.seed), **kwargs)

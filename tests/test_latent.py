@@ -225,3 +225,16 @@ def test_train_autoencoder_resumes_exactly(tmp_path):
         torch.testing.assert_close(resumed[k], straight[k])
     logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert {"loss", "l1", "mse", "kl"} <= set(logged[0])
+
+
+def test_cli_solves_with_a_latent_prior_and_refuses_a_pixel_solver(kl_prior, tmp_path, capsys):
+    from invlab.cli import main
+    folder = tmp_path / "ldm"
+    _save_ldm(folder, "vae", _tiny_kl(), _tiny_unet(4, 8))
+    out = tmp_path / "r.png"
+    assert main(["solve", "--task", "sr4", "--method", "psld", "--prior", str(folder), "--image", "glyph:1",
+                 "--steps", "2", "--out", str(out)]) == 0
+    assert out.exists() and "psld on sr4" in capsys.readouterr().out
+    assert main(["solve", "--task", "sr4", "--method", "ddrm", "--prior", str(folder), "--image", "glyph:1",
+                 "--out", str(out)]) != 0
+    assert "prior: ddrm works in pixel space" in capsys.readouterr().err
