@@ -311,10 +311,28 @@ assert all(v >= 5 for v in ratio.values()), ratio                      # II ≥ 
 assert winner["sr4"] == "latent" and winner["box_inpaint"] == "latent"  # I wins SR×4 and inpainting
 blur_gap = float(spaces[("gaussian_blur", "pixel")]["psnr"]) - float(spaces[("gaussian_blur", "latent")]["psnr"])
 assert abs(blur_gap) < 0.1                                              # blur: a tie, at the autoencoder's ceiling
-# the speed-at-equal-quality claim against PSLD and ReSample: not met on glyphs (see below)
+# at the paper's defaults the speed-at-equal-quality claim is not met (tuned below)
 assert not (claim_speed and claim_quality)
 assert float(dcdp_II["seconds"]) == min(float(r["seconds"]) for r in table.values())
 assert float(table["ReSample"]["psnr"]) == max(float(r["psnr"]) for r in table.values())
+
+# %% [markdown]
+# The paper's defaults are not tuned for glyphs. Does approach I catch up at another budget?
+# `bench_latent.py` also runs it at fewer data steps τ and more rounds K:
+
+# %%
+with open(RESULTS / "latent_tuning.csv") as f:
+    tuning = list(csv.DictReader(f))
+for r in tuning:
+    print(f"approach I, K = {r['rounds']:>2}, τ = {r['dc_steps']:>3}: {float(r['psnr']):5.2f} dB, {float(r['seconds']):5.1f} s")
+psld_row, rs_row = table["PSLD"], table["ReSample"]
+beats_psld = [r for r in tuning if float(r["psnr"]) >= float(psld_row["psnr"]) - 0.1
+              and float(r["seconds"]) < float(psld_row["seconds"])]
+print(f"settings within 0.1 dB of PSLD or better, in less time: {[(r['rounds'], r['dc_steps']) for r in beats_psld]}")
+
+# %%
+assert beats_psld                                              # against PSLD the claim holds once τ is tuned
+assert max(float(r["psnr"]) for r in tuning) < float(rs_row["psnr"]) - 2   # against ReSample it does not
 
 # %% [markdown]
 # ## 7 · Try it
@@ -349,7 +367,7 @@ w.interact(show_latent_dcdp, dc_space=["pixel", "latent"], rounds=w.IntSlider(10
 # |---|---|
 # | approach II is far cheaper (no decoder backprop) | **holds**: 8–14× faster than approach I on all three tasks |
 # | II is better for deblurring, I for SR and inpainting | **holds for SR×4 and box inpainting** (I ahead by 4.8 and 0.6 dB); on the blur the two **tie** (31.37 vs 31.36 dB), both at the autoencoder's reconstruction ceiling — so II, 14× cheaper, is the right choice there |
-# | latent DCDP is faster than PSLD and ReSample at equal or better PSNR | **does not hold** here: approach II is the fastest latent solver by far (3.2 s) but 4–8 dB behind; approach I matches PSLD's PSNR (24.9 vs 24.4 dB) at about twice its time and trails ReSample (28.5 dB) at the same time |
+# | latent DCDP is faster than PSLD and ReSample at equal or better PSNR | **holds against PSLD, not against ReSample.** At the paper's defaults approach I matches PSLD's PSNR (24.9 vs 24.4 dB) at about twice its time; with τ = 20 it is within 0.05 dB in less than half the time (24.3 dB, 8.8 s vs 21.0 s), and K = 20, τ = 20 beats PSLD by 0.6 dB in less time. No setting tried comes within 2 dB of ReSample (28.5 dB; best approach I 25.5 dB). Approach II is the fastest latent solver by far (3.2 s) but 4–8 dB behind |
 #
 # Two more things we measured that the papers do not lead you to expect. **Latent-DPS is not the
 # failure it is often shown as** — with DPS's own step size (ζ = 0.3 in total for SR) it reaches
