@@ -39,7 +39,7 @@ from invlab import metrics
 from invlab.diffusion.hub import weights_dir
 from invlab.solvers import SOLVERS
 from invlab.solvers.latent import gluing_residual
-from invlab.solvers.purification import data_consistency, data_consistency_latent
+from invlab.solvers.purification import data_consistency
 from invlab.viz import panel
 
 device = invlab.setup_notebook(seed=SEED)
@@ -234,7 +234,7 @@ ax.legend();
 lr = 1e3 * sr.y[0].numel() / (3 * 64 ** 2)       # the paper's SR step, as pixel DCDP (notebook 06)
 with torch.no_grad():
     z_start = prior.encode(torch.zeros_like(x4))
-z_opt = data_consistency_latent(sr, prior, z_start, 100, lr, 0.9)       # approach I, one data phase
+z_opt = data_consistency(sr, z_start, 100, lr, 0.9, decode=prior.decode)   # approach I, one data phase
 with torch.no_grad():
     z_reenc = prior.encode(prior.decode(z_opt))
 x_opt = data_consistency(sr, torch.zeros_like(x4), 100, lr, 0.9)         # approach II, one data phase

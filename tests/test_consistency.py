@@ -75,7 +75,7 @@ def test_hub_consistency_pipeline_loads_offline_and_matches_diffusers(tmp_path):
         load_consistency_model(tmp_path / "unet")
 
 
-def test_distillation_resumes_exactly(tmp_path):
+def test_distillation_resumes_exactly(tmp_path, assert_resumes_exactly):
     from invlab.training import train_consistency_distillation
 
     def run(steps, ckpt):
@@ -86,11 +86,7 @@ def test_distillation_resumes_exactly(tmp_path):
                                             ckpt_path=str(ckpt), log_path=str(tmp_path / "log.jsonl"), save_every=2)
         return {k: v.clone() for k, v in st.model.state_dict().items()}
 
-    straight = run(4, tmp_path / "a.safetensors")
-    run(2, tmp_path / "b.safetensors")
-    resumed = run(4, tmp_path / "b.safetensors")
-    for k in straight:
-        torch.testing.assert_close(resumed[k], straight[k])
+    assert_resumes_exactly(run)
 
 
 def test_dcdp_consistency_purifier_costs_one_pass_per_round():

@@ -208,7 +208,7 @@ def test_bad_input_is_named(kl_prior):
         solvers.psld(small, kl_prior)
 
 
-def test_train_autoencoder_resumes_exactly(tmp_path):
+def test_train_autoencoder_resumes_exactly(tmp_path, assert_resumes_exactly):
     from invlab.training import train_autoencoder
 
     def run(steps, ckpt):
@@ -218,11 +218,7 @@ def test_train_autoencoder_resumes_exactly(tmp_path):
                                log_path=str(tmp_path / "log.jsonl"), save_every=2, log_every=1)
         return {k: v.clone() for k, v in st.model.state_dict().items()}
 
-    straight = run(4, tmp_path / "a.safetensors")
-    run(2, tmp_path / "b.safetensors")
-    resumed = run(4, tmp_path / "b.safetensors")
-    for k in straight:
-        torch.testing.assert_close(resumed[k], straight[k])
+    assert_resumes_exactly(run)
     logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert {"loss", "l1", "mse", "kl"} <= set(logged[0])
 

@@ -14,7 +14,7 @@ import torch
 from .._checks import check_int
 from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
-from .latent import is_latent_folder, load_latent_folder
+from .latent import is_latent_folder, is_latent_index, load_latent_folder, model_index
 from .priors import UNetPrior
 from .schedule import VPSchedule
 
@@ -48,38 +48,15 @@ def _is_cm_pipeline(folder: Path) -> bool:
     return cfg.exists() and json.loads(cfg.read_text()).get("_class_name") == "CMStochasticIterativeScheduler"
 
 
-def _hub_class(repo_id: str, offline: bool) -> str | None:
-    """The pipeline class named by a hub repo's model_index.json (None when it has none)."""
-    from huggingface_hub import hf_hub_download
-    try:
-        idx = hf_hub_download(repo_id, "model_index.json", local_files_only=offline)
-    except Exception:
-        return None
-    return json.loads(Path(idx).read_text()).get("_class_name")
-
-
-def _hub_has_autoencoder(repo_id: str, offline: bool) -> bool:
-    from huggingface_hub import hf_hub_download
-    try:
-        idx = json.loads(Path(hf_hub_download(repo_id, "model_index.json", local_files_only=offline)).read_text())
-    except Exception:
-        return False
-    return "unet" in idx and ("vae" in idx or "vqvae" in idx)
-
-
-def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, **kw) -> UNetPrior:
+def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, index: dict | None = None,
+                     **kw) -> UNetPrior:
     from diffusers import UNet2DModel
-    subfolder = None
     local = Path(path_or_id)
     if local.is_dir():
         subfolder = "unet" if (local / "unet" / "config.json").exists() else None
     else:
-        try:
-            from huggingface_hub import hf_hub_download
-            idx = hf_hub_download(path_or_id, "model_index.json", **kw)
-            subfolder = "unet" if "unet" in json.loads(Path(idx).read_text()) else None
-        except Exception:
-            subfolder = None
+        index = model_index(path_or_id, **kw) if index is None else index
+        subfolder = "unet" if "unet" in index else None
     unet = UNet2DModel.from_pretrained(path_or_id, subfolder=subfolder, use_safetensors=True,
                                        low_cpu_mem_usage=False, torch_dtype=dtype, **kw)
     sched = _schedule_from(path_or_id, "scheduler" if subfolder else None, **kw)
@@ -147,14 +124,14 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
     try:
-        cls = _hub_class(name, offline)
-        if cls in ("LDMPipeline", "LatentDiffusionPipeline") or _hub_has_autoencoder(name, offline):
-            return load_latent_folder(name, name, device=device, dtype=dtype, local_files_only=offline)
-        if cls == "ConsistencyModelPipeline":     # openai/diffusers-cd_* and ct_*
+        index = model_index(name, local_files_only=offline)
+        if is_latent_index(index):                                     # LDM pipelines: unet + vqvae/vae
+            return load_latent_folder(name, name, device=device, dtype=dtype, index=index, local_files_only=offline)
+        if index.get("_class_name") == "ConsistencyModelPipeline":     # openai/diffusers-cd_* and ct_*
             from huggingface_hub import snapshot_download
             folder = snapshot_download(name, local_files_only=offline, allow_patterns=["*.json", "*.safetensors"])
             return load_consistency_model(folder, device=device, dtype=dtype, name=name)
-        return _load_unet_prior(name, name, device=device, dtype=dtype, local_files_only=offline)
+        return _load_unet_prior(name, name, device=device, dtype=dtype, index=index, local_files_only=offline)
     except (OSError, ValueError, EnvironmentError) as e:
         raise PriorUnavailable(
             f"name: the hub model {name!r} is not in the local Hugging Face cache and could not be downloaded "

@@ -32,7 +32,7 @@ from .priors import UNetPrior
 from .schedule import VPSchedule
 
 __all__ = ["LatentPrior", "is_latent_prior", "autoencoder_config", "latent_unet_config", "latent_scheduler_config",
-           "load_latent_folder", "require_latent", "require_pixel"]
+           "load_latent_folder", "model_index", "is_latent_index", "require_latent", "require_pixel"]
 
 
 def autoencoder_config() -> dict:
@@ -141,13 +141,15 @@ def require_pixel(prior, method: str) -> None:
                         "solver (dcdp, latent_dps, psld, resample) or a pixel prior such as load_prior('glyphs32')")
 
 
-def load_latent_folder(folder, name: str | None = None, *, device=None, dtype=None, **kw) -> LatentPrior:
+def load_latent_folder(folder, name: str | None = None, *, device=None, dtype=None, index: dict | None = None,
+                       **kw) -> LatentPrior:
     """A latent prior from a pipeline folder (``model_index.json`` with ``unet`` and ``vae`` or
-    ``vqvae``), local or a hub id in the cache (``kw`` goes to ``from_pretrained``)."""
+    ``vqvae``), local or a hub id in the cache (``kw`` goes to ``from_pretrained``; ``index``: the
+    folder's model index when the caller has already read it)."""
     from diffusers import AutoencoderKL, UNet2DModel, VQModel
 
     from .hub import _schedule_from
-    index = _model_index(folder, **kw)
+    index = model_index(folder, **kw) if index is None else index
     ae_key = "vqvae" if "vqvae" in index else "vae"
     ae_cls = VQModel if ae_key == "vqvae" else AutoencoderKL
     common = dict(use_safetensors=True, low_cpu_mem_usage=False, **kw)
@@ -158,18 +160,25 @@ def load_latent_folder(folder, name: str | None = None, *, device=None, dtype=No
     return prior.to(device=device, dtype=dtype)
 
 
-def _model_index(folder, **kw) -> dict:
-    local = Path(str(folder)) / "model_index.json"
-    if local.exists():
-        return json.loads(local.read_text())
+def model_index(folder, **kw) -> dict:
+    """The ``model_index.json`` of a pipeline: a local folder's, or a hub repo's (from the cache
+    with ``local_files_only=True``); ``{}`` when there is none."""
+    local = Path(str(folder))
+    if local.is_dir():
+        path = local / "model_index.json"
+        return json.loads(path.read_text()) if path.exists() else {}
     from huggingface_hub import hf_hub_download
     kw = {k: v for k, v in kw.items() if k in ("local_files_only", "revision", "cache_dir")}
-    return json.loads(Path(hf_hub_download(str(folder), "model_index.json", **kw)).read_text())
+    try:
+        return json.loads(Path(hf_hub_download(str(folder), "model_index.json", **kw)).read_text())
+    except Exception:
+        return {}
+
+
+def is_latent_index(index: dict) -> bool:
+    """Whether a pipeline index names a latent model: a ``unet`` and a ``vae`` or ``vqvae``."""
+    return "unet" in index and ("vae" in index or "vqvae" in index)
 
 
 def is_latent_folder(folder) -> bool:
-    index = Path(str(folder)) / "model_index.json"
-    if not index.exists():
-        return False
-    keys = json.loads(index.read_text())
-    return "unet" in keys and ("vae" in keys or "vqvae" in keys)
+    return Path(str(folder)).is_dir() and is_latent_index(model_index(folder))

@@ -31,6 +31,24 @@ def _data_norm(problem, x: torch.Tensor) -> torch.Tensor:
     return (problem.y - problem.op(x)).flatten(1).norm(dim=1)
 
 
+def _guided(problem, prior, z, t, weight: float = 1.0, extra=None, need_grad: bool = True):
+    """One guided evaluation at z_t, shared by the three baselines: ε̂ and ẑ_0 (one UNet pass),
+    x̂_0 = D(ẑ_0), the data norm ‖y − A(x̂_0)‖ and ∇_{z_t}(weight·norm + extra(ẑ_0, x̂_0)) —
+    the backprop through decoder (and encoder, for PSLD's extra term) and UNet; zeros when
+    ``need_grad`` is False. Returns detached (ε̂, ẑ_0, x̂_0, norm, grad)."""
+    z = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        eps, z0 = prior.eps_and_x0(z, t)
+        x0 = prior.decode(z0)
+        norm = _data_norm(problem, x0)
+        if need_grad:
+            loss = weight * norm if extra is None else weight * norm + extra(z0, x0)
+            (grad,) = torch.autograd.grad(loss.sum(), z)
+        else:
+            grad = torch.zeros_like(z)
+    return eps.detach(), z0.detach(), x0.detach(), norm.detach(), grad
+
+
 @solver(spaces=("latent",))
 def latent_dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, generator=None, callback=None):
     """DPS on the latents (the baseline of PSLD and ReSample):
@@ -51,22 +69,16 @@ def latent_dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, 
     norms = []
     for i, t in enumerate(grid):
         s = grid[i + 1] if i + 1 < len(grid) else -1
-        z = z.detach().requires_grad_(True)
-        with torch.enable_grad():
-            _, z0 = prior.eps_and_x0(z, t)
-            x0 = prior.decode(z0)
-            norm = _data_norm(problem, x0)
-            (grad,) = torch.autograd.grad(norm.sum(), z)
+        _, z0, x0, norm, grad = _guided(problem, prior, z, t)
         with torch.no_grad():
-            z0 = z0.detach()
             if s >= 0:
                 mean, var = ddpm_posterior(prior.schedule, z0, z, t, s)
                 z = mean + var.sqrt() * randn(z.shape, generator, like=z) - zeta * grad
             else:
                 z = z0 - zeta * grad
-        norms.append(norm.detach())
+        norms.append(norm)
         if callback is not None:
-            callback(i, t, z, x0.detach())
+            callback(i, t, z, x0)
     with torch.no_grad():
         x = prior.decode(z)
     return Result(x=x, info={"residual_norm": torch.stack(norms), "zeta": zeta, "z": z})
@@ -102,27 +114,21 @@ def psld(problem, prior, *, steps: int = 1000, omega: float | None = None, gamma
     omega = prior.T / steps if omega is None else check_positive("omega", omega, allow_zero=True)
     gamma = 0.1 * prior.T / steps if gamma is None else check_positive("gamma", gamma, allow_zero=True)
     grid = timesteps(prior.T, steps, "leading").tolist()
+    glue = (lambda z0, x0: gamma * gluing_residual(problem, prior, z0, x0)) if gamma > 0 else None
     z = initial_noise(problem, prior, generator)
     norms = []
     for i, t in enumerate(grid):
         s = grid[i + 1] if i + 1 < len(grid) else -1
-        z = z.detach().requires_grad_(True)
-        with torch.enable_grad():
-            eps, z0 = prior.eps_and_x0(z, t)
-            x0 = prior.decode(z0)
-            data = _data_norm(problem, x0)
-            glue = gluing_residual(problem, prior, z0, x0) if gamma > 0 else torch.zeros_like(data)
-            (grad,) = torch.autograd.grad((omega * data + gamma * glue).sum(), z)
+        eps, z0, x0, data, grad = _guided(problem, prior, z, t, omega, glue)
         with torch.no_grad():
-            z0, eps = z0.detach(), eps.detach()
             if s >= 0:
                 noise = randn(z.shape, generator, like=z) if eta > 0 else None
                 z = ddim_step(prior.schedule, z0, eps, t, s, eta, noise) - grad
             else:
                 z = z0 - grad
-        norms.append(data.detach())
+        norms.append(data)
         if callback is not None:
-            callback(i, t, z, x0.detach())
+            callback(i, t, z, x0)
     with torch.no_grad():
         x = prior.decode(z)
     return Result(x=x, info={"residual_norm": torch.stack(norms), "omega": omega, "gamma": gamma, "z": z})
@@ -137,38 +143,33 @@ def stochastic_resample(z0: torch.Tensor, z_s: torch.Tensor, a_s: torch.Tensor, 
             + (1 / (1 / gamma + 1 / (1 - a_s))).sqrt() * noise)
 
 
-def _hard_dc_latent(problem, prior, z0, iters: int, lr: float, tol: float):
-    """argmin_z ‖y − A(D(z))‖² from ẑ_0 (Adam, stopped once the mean squared residual reaches
-    ``tol``)."""
-    z = z0.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr)
+def _fit(problem, v0: torch.Tensor, to_pixels, iters: int, lr: float, tol: float) -> torch.Tensor:
+    """ReSample's hard data consistency: argmin_v ‖y − A(to_pixels(v))‖² from v0 by Adam, stopped
+    once every sample's mean squared residual reaches ``tol``. v is a latent (``to_pixels`` = D)
+    or an image (``to_pixels`` = identity)."""
+    v = v0.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([v], lr=lr)
     with torch.enable_grad():
         for _ in range(iters):
-            r2 = ((problem.y - problem.op(prior.decode(z))) ** 2).flatten(1).mean(1)
+            r2 = ((problem.y - problem.op(to_pixels(v))) ** 2).flatten(1).mean(1)
             if float(r2.detach().max()) <= tol:
                 break
             opt.zero_grad(set_to_none=True)
             r2.sum().backward()
             opt.step()
-    return z.detach()
+    return v.detach()
 
 
-def _hard_dc_pixel(problem, prior, z0, iters: int, lr: float, tol: float):
-    """argmin_x ‖y − A(x)‖² from D(ẑ_0) (Adam, same stopping rule), then z = E(x)."""
+def _hard_dc(problem, prior, z0, space: str, iters: int, lr: float, tol: float) -> torch.Tensor:
+    """ẑ_0(y): the latent fitted through the decoder (``"latent"``), or the image fitted from D(ẑ_0)
+    and then encoded (``"pixel"``, no decoder backprop)."""
+    if space == "latent":
+        return _fit(problem, z0, prior.decode, iters, lr, tol)
     with torch.no_grad():
-        x = prior.decode(z0)
-    x = x.detach().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
-    with torch.enable_grad():
-        for _ in range(iters):
-            r2 = ((problem.y - problem.op(x)) ** 2).flatten(1).mean(1)
-            if float(r2.detach().max()) <= tol:
-                break
-            opt.zero_grad(set_to_none=True)
-            r2.sum().backward()
-            opt.step()
+        x0 = prior.decode(z0)
+    x = _fit(problem, x0, lambda x: x, iters, lr, tol)
     with torch.no_grad():
-        return prior.encode(x.detach())
+        return prior.encode(x)
 
 
 @solver(spaces=("latent",))
@@ -210,23 +211,17 @@ def resample(problem, prior, *, steps: int = 500, zeta: float | None = None, eve
             with torch.no_grad():
                 z = prior.x0(z, t)
             break
-        z = z.detach().requires_grad_(True)
-        with torch.enable_grad():
-            eps, z0 = prior.eps_and_x0(z, t)
-            x0 = prior.decode(z0)
-            (grad,) = torch.autograd.grad(_data_norm(problem, x0).sum(), z) if zeta > 0 else (torch.zeros_like(z),)
-        z0, eps = z0.detach(), eps.detach()
+        eps, z0, x0, _, grad = _guided(problem, prior, z, t, need_grad=zeta > 0)
         with torch.no_grad():
             z = ddim_step(sched, z0, eps, t, s) - zeta * grad
         if i >= len(grid) // 3 and i % every == 0:
-            z0_y = (_hard_dc_latent if hard_dc == "latent" else _hard_dc_pixel)(problem, prior, z0, dc_iters,
-                                                                                 dc_lr, tol)
+            z0_y = _hard_dc(problem, prior, z0, hard_dc, dc_iters, dc_lr, tol)
             a_t, a_s = sched.ab(t, z), sched.ab(s, z)
             gamma = gamma_scale * (1 - a_s) / (1 - a_t) * (1 - a_t / a_s)
             z = stochastic_resample(z0_y, z, a_s, gamma, randn(z.shape, generator, like=z))
             n_resample += 1
         if callback is not None:
-            callback(i, t, z, x0.detach())
+            callback(i, t, z, x0)
     with torch.no_grad():
         x = prior.decode(z)
     return Result(x=x, info={"zeta": zeta, "resampling_steps": n_resample, "z": z})

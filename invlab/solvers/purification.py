@@ -50,31 +50,19 @@ def _defaults(task: str, sigma_y: float = 0.0) -> dict:
     return dict(rounds=10, dc_steps=100, eta=1e3, t_start=400, t_end=0)
 
 
-def data_consistency(problem, x, steps: int, lr: float, momentum: float) -> torch.Tensor:
-    """τ steps of momentum SGD on mean((y − A(x))²), with a fresh optimiser."""
+def data_consistency(problem, x, steps: int, lr: float, momentum: float, decode=None) -> torch.Tensor:
+    """τ steps of momentum SGD on mean((y − A(x))²), with a fresh optimiser. With ``decode`` (a
+    latent prior's decoder D) the variable is a latent z and the loss mean((y − A(D(z)))²):
+    approach I's data phase, one decoder pass and backprop per step."""
     x = x.detach().clone().requires_grad_(True)
     opt = torch.optim.SGD([x], lr=lr, momentum=momentum)
     with torch.enable_grad():
         for _ in range(steps):
-            loss = ((problem.y - problem.op(x)) ** 2).flatten(1).mean(1).sum()
+            loss = ((problem.y - problem.op(x if decode is None else decode(x))) ** 2).flatten(1).mean(1).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     return x.detach()
-
-
-def data_consistency_latent(problem, prior, z, steps: int, lr: float, momentum: float) -> torch.Tensor:
-    """Approach I's data phase: τ momentum-SGD steps on mean((y − A(D(z)))²) with respect to the
-    latent z (every step is one decoder pass and one decoder backprop)."""
-    z = z.detach().clone().requires_grad_(True)
-    opt = torch.optim.SGD([z], lr=lr, momentum=momentum)
-    with torch.enable_grad():
-        for _ in range(steps):
-            loss = ((problem.y - problem.op(prior.decode(z))) ** 2).flatten(1).mean(1).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return z.detach()
 
 
 def default_dc_space(task: str) -> str:
@@ -189,7 +177,7 @@ def _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, pu
     data_steps, purified = [], []
     for k, t_k in enumerate(levels):
         if dc_space == "latent":                                  # approach I
-            z = data_consistency_latent(problem, prior, z, dc_steps, lr, momentum)
+            z = data_consistency(problem, z, dc_steps, lr, momentum, decode=prior.decode)
             with torch.no_grad():
                 x_dc = prior.decode(z)
                 z = prior.encode(x_dc)                            # re-encode: back onto E's range
