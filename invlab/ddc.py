@@ -80,6 +80,8 @@ class DDCNetwork:
         info: anything else from the training run (steps, whether LPIPS was used, ...).
     """
 
+    counted_methods = ("residual",)    # one pass per correction (solvers are charged for it)
+
     def __init__(self, unet, tasks: dict[str, dict], sigma_range=(0.0, 0.1), name: str = "ddc",
                  info: dict | None = None):
         self.unet = unet

@@ -64,6 +64,8 @@ class ConsistencyModel:
             DDPM schedule when omitted).
     """
 
+    counted_methods = ("network",)     # one pass per f evaluation (solvers are charged for it)
+
     def __init__(self, unet, *, parameterization: str = "vp-eps", schedule: VPSchedule | None = None,
                  sigma_min: float = 0.002, sigma_max: float = 80.0, sigma_data: float = 0.5,
                  sigma_skip: float = 0.005, clamp: bool = True, name: str = "consistency"):

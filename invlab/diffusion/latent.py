@@ -65,6 +65,7 @@ class LatentPrior(UNetPrior):
 
     clamp_default = False
     is_latent = True
+    counted_methods = ("eps", "encode", "decode")
 
     def __init__(self, unet, autoencoder, schedule: VPSchedule, name: str = "latent",
                  scaling_factor: float | None = None):

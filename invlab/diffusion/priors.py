@@ -46,6 +46,7 @@ class Prior:
 
     image_shape: tuple[int, ...] = ()
     clamp_default = True
+    counted_methods: tuple[str, ...] = ("eps",)     # the network passes solvers are charged for
     name = "prior"
 
     def __init__(self, schedule: VPSchedule):

@@ -74,9 +74,10 @@ def CountingPrior(prior, counter: _Counter, method: str | tuple[str, ...] = "eps
     """A shallow copy of ``prior`` whose ``eps`` counts forward and backward network passes.
 
     Everything derived from ``eps`` (``x0``, ``score``, ``sample``, ``purify``) goes through the
-    counting version, because those methods call ``self.eps``. For a consistency model the counted
-    method is ``network`` (every f evaluation calls it once), for a DDC network ``residual``, for a
-    latent prior ``eps``, ``encode`` and ``decode``.
+    counting version, because those methods call ``self.eps``. Each network class names what is
+    counted in ``counted_methods``: ``network`` for a consistency model (one call per f
+    evaluation), ``residual`` for a DDC network, ``eps``, ``encode`` and ``decode`` for a latent
+    prior.
     """
     counted = copy.copy(prior)
     for name in (method,) if isinstance(method, str) else method:
@@ -190,15 +191,13 @@ def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",)) 
         _check_space(fn.__name__, prior, spaces)
         _check_fit(problem, prior)
         counter = _Counter()
-        latent = getattr(prior, "is_latent", False)
-        counted = CountingPrior(prior, counter, ("eps", "encode", "decode") if latent else "eps")
-        if kwargs.get("consistency_model") is not None:              # DCDP's one-step purifier
-            kwargs["consistency_model"] = CountingPrior(kwargs["consistency_model"], counter, "network")
+        counted = CountingPrior(prior, counter, getattr(prior, "counted_methods", ("eps",)))
         if isinstance(kwargs.get("network"), str):                     # DDC's network by name
             from ..ddc import load_ddc
             kwargs["network"] = load_ddc(kwargs["network"], device=problem.y.device)
-        if hasattr(kwargs.get("network"), "residual"):                 # DDC's learned correction
-            kwargs["network"] = CountingPrior(kwargs["network"], counter, "residual")
+        for key, value in kwargs.items():          # other networks a solver is handed (CM purifier, DDC)
+            if hasattr(value, "counted_methods"):
+                kwargs[key] = CountingPrior(value, counter, value.counted_methods)
         device = problem.y.device
         t0 = time.perf_counter()
         with _PeakMemory(device) as mem:
@@ -209,7 +208,7 @@ def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",)) 
         res = out if isinstance(out, Result) else Result(x=out)
         res.x = res.x.detach()
         res.nfe, res.vjp, res.seconds, res.peak_memory_bytes = counter.nfe, counter.vjp, seconds, mem.peak
-        if latent:
+        if getattr(prior, "is_latent", False):
             res.info["calls"] = dict(counter.calls)
         return res
 
