@@ -19,12 +19,12 @@ Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 
 import invlab
+from invlab.bench import overhead_ratio, paired_overhead
 
 
 def best_time(fn, n=5, inner=1):
@@ -40,20 +40,6 @@ def best_time(fn, n=5, inner=1):
             fn()
         out.append((time.perf_counter() - t0) / inner)
     return min(out)
-
-
-def network_seconds(prior, b, nfe, vjp):
-    """The network passes of one solver call alone: ``nfe`` forwards (no grad) and ``vjp``
-    forward+backward passes at batch ``b``, back to back."""
-    x = torch.randn(b, 1, 32, 32)
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        for _ in range(nfe - vjp):
-            prior.eps(x, 500)
-    for _ in range(vjp):
-        xg = x.clone().requires_grad_()
-        torch.autograd.grad(prior.eps(xg, 500).sum(), xg)
-    return time.perf_counter() - t0
 
 
 def operator_seconds(problem, steps):
@@ -102,15 +88,12 @@ def main(argv=None):
         ratios, wall, net_only = {}, {}, {}
         for b in (1, 16):
             prob = invlab.make_problem("sr4", x16[:b], sigma_y=0.05, seed=0)
-            op_s = operator_seconds(prob, args.steps) if name in ("red_diff", "hrdis") else 0.0
-            rounds = []
-            for _ in range(5):
-                r = fn(prob, prior, generator=torch.Generator().manual_seed(0), **kw)
-                rounds.append((r.seconds, network_seconds(prior, b, r.nfe, r.vjp)))
-            wall[b] = min(w for w, _ in rounds)
-            ratios[b] = statistics.median(w / n for w, n in rounds)
-            if op_s:
-                net_only[b] = statistics.median((w - op_s) / n for w, n in rounds)
+            pairs, r = paired_overhead(lambda: fn(prob, prior, generator=torch.Generator().manual_seed(0), **kw),
+                                       prior)
+            ratios[b], wall[b] = overhead_ratio(pairs), min(w for w, _ in pairs)
+            if name in ("red_diff", "hrdis"):
+                op_s = operator_seconds(prob, args.steps)
+                net_only[b] = overhead_ratio(pairs, op_s)
                 print(f"{name} b{b}: wall {wall[b] * 1e3:.1f} ms, operator {op_s * 1e3:.1f} ms → "
                       f"(wall − operator) / (NFE × forward) = {net_only[b]:.2f}")
         singles = 0.0

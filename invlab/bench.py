@@ -12,6 +12,8 @@ import hashlib
 import json
 import math
 import os
+import statistics
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -19,7 +21,8 @@ import torch
 
 from . import __version__
 
-__all__ = ["run_grid", "run_sharded", "cell_key", "summarize", "write_csv", "COLUMNS"]
+__all__ = ["run_grid", "run_sharded", "cell_key", "summarize", "write_csv", "COLUMNS", "network_seconds",
+           "paired_overhead", "overhead_ratio"]
 
 COLUMNS = ("method", "task", "sigma_y", "seed", "image", "psnr", "ssim", "lpips", "classifier_acc", "fd",
            "residual", "nfe", "vjp", "seconds", "peak_memory_bytes")
@@ -214,3 +217,38 @@ def _worker(cfg_path: str) -> None:
 if __name__ == "__main__":
     import sys
     _worker(sys.argv[1])
+
+
+def network_seconds(prior, batch: int, nfe: int, vjp: int) -> float:
+    """Seconds for a solver call's network passes alone, back to back at batch ``batch``: ``vjp``
+    forward+backward passes and ``nfe − vjp`` forwards without gradient (a VJP pass is also one of
+    the call's ``nfe`` forwards, so its forward is counted once)."""
+    x = torch.randn((batch,) + tuple(prior.image_shape))
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(nfe - vjp):
+            prior.eps(x, 500)
+    for _ in range(vjp):
+        xg = x.clone().requires_grad_()
+        torch.autograd.grad(prior.eps(xg, 500).sum(), xg)
+    return time.perf_counter() - t0
+
+
+def paired_overhead(call, prior, rounds: int = 5):
+    """A solver call's cost next to its own network passes: ``rounds`` times, run ``call()`` (→ a
+    ``Result``) and at once time the same passes alone (:func:`network_seconds`). Returns the
+    (wall, network) pairs and the last result; :func:`overhead_ratio` reads them.
+
+    Pairing each call with its own reference cancels the drift of a shared machine, which moves a
+    9 ms batch-1 forward pass by ±15 % within a minute."""
+    pairs = []
+    for _ in range(rounds):
+        r = call()
+        pairs.append((r.seconds, network_seconds(prior, r.x.shape[0], r.nfe, r.vjp)))
+    return pairs, r
+
+
+def overhead_ratio(pairs, extra_seconds: float = 0.0) -> float:
+    """Median over paired rounds of (wall − ``extra_seconds``) / network time; ``extra_seconds``
+    takes out work a target allows on top of the network (e.g. an operator's cost)."""
+    return statistics.median((w - extra_seconds) / n for w, n in pairs)

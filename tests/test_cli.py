@@ -89,3 +89,24 @@ def test_run_grid_refresh_recomputes_a_cached_cell(tmp_path):
     assert run_grid(**kw)[0]["psnr"] == -1.0                       # the cache is trusted…
     assert run_grid(**kw, refresh=True)[0]["psnr"] == first[0]["psnr"]   # …unless refreshed
     assert json.loads(cached.read_text())[0]["psnr"] == first[0]["psnr"]  # and the cell is re-cached
+
+
+def test_paired_overhead_times_each_call_against_its_own_network_passes():
+    import torch
+
+    import invlab
+    from invlab.bench import network_seconds, overhead_ratio, paired_overhead
+    prior = invlab.load_prior("glyphs32")
+    problem = invlab.make_problem("sr4", invlab.glyphs(2, split="test")[0], sigma_y=0.05, seed=0)
+    calls = []
+
+    def call():
+        calls.append(1)
+        return invlab.SOLVERS["dps"](problem, prior, steps=3, generator=torch.Generator().manual_seed(0))
+    pairs, r = paired_overhead(call, prior, rounds=3)
+    assert len(calls) == 3 and len(pairs) == 3 and (r.nfe, r.vjp) == (3, 3)
+    assert all(w > 0 and n > 0 for w, n in pairs)
+    ratio = overhead_ratio(pairs)
+    assert 0.2 < ratio < 5                                   # same passes, same machine: the same order
+    assert overhead_ratio(pairs, extra_seconds=min(w for w, _ in pairs) / 2) < ratio
+    assert network_seconds(prior, 2, 0, 0) < 0.01           # nothing to run
