@@ -214,11 +214,6 @@ def _worker(cfg_path: str) -> None:
     (Path(cfg_path).parent / f"part{rank}.json").write_text(json.dumps(rows))
 
 
-if __name__ == "__main__":
-    import sys
-    _worker(sys.argv[1])
-
-
 def network_seconds(prior, batch: int, nfe: int, vjp: int) -> float:
     """Seconds for a solver call's network passes alone, back to back at batch ``batch``: ``vjp``
     forward+backward passes and ``nfe − vjp`` forwards without gradient (a VJP pass is also one of
@@ -252,3 +247,8 @@ def overhead_ratio(pairs, extra_seconds: float = 0.0) -> float:
     """Median over paired rounds of (wall − ``extra_seconds``) / network time; ``extra_seconds``
     takes out work a target allows on top of the network (e.g. an operator's cost)."""
     return statistics.median((w - extra_seconds) / n for w, n in pairs)
+
+
+if __name__ == "__main__":
+    import sys
+    _worker(sys.argv[1])
