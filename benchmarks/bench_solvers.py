@@ -24,7 +24,7 @@ import time
 import torch
 
 import invlab
-from invlab.bench import overhead_ratio, paired_overhead
+from invlab.bench import network_seconds, overhead_ratio, paired_overhead
 
 
 def best_time(fn, n=5, inner=1):
@@ -62,15 +62,9 @@ def main(argv=None):
     prior = invlab.load_prior("glyphs32")
     x16 = invlab.glyphs(16, split="test")[0]
     unit = {}
-    for b in (1, 16):
-        xb = torch.randn(b, 1, 32, 32)
-        with torch.no_grad():
-            unit[b, "fwd"] = best_time(lambda: prior.eps(xb, 500), inner=20)
-
-        def fwd_bwd():
-            xg = xb.clone().requires_grad_()
-            torch.autograd.grad(prior.eps(xg, 500).sum(), xg)
-        unit[b, "fwdbwd"] = best_time(fwd_bwd, inner=20)
+    for b in (1, 16):              # one pass: the best of 5 × 20 back to back (20 with a backward each)
+        unit[b, "fwd"] = best_time(lambda: network_seconds(prior, b, 20, 0)) / 20
+        unit[b, "fwdbwd"] = best_time(lambda: network_seconds(prior, b, 20, 20)) / 20
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; one forward: "
           f"{unit[1, 'fwd'] * 1e3:.1f} ms (b1), {unit[16, 'fwd'] * 1e3:.1f} ms (b16); forward+backward: "
           f"{unit[1, 'fwdbwd'] * 1e3:.1f} ms (b1), {unit[16, 'fwdbwd'] * 1e3:.1f} ms (b16)")

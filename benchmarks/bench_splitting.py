@@ -9,27 +9,17 @@
 - DDiff at 1000 NFE for one glyph: seconds (target ≤ 25 s on 2 CPU cores);
 - DDiff's quality at 1000, 250 and 100 iterations (PSNR, SSIM, classifier accuracy, residual/σ_y
   over 16 test glyphs, SR×4 and Gaussian blur) — the paper's NFE ablation.
-Prints Markdown tables. Timings are the best of repeated runs (noise only adds time).
+Prints Markdown tables. Wall times are the best of the paired runs (noise only adds time).
 """
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 import invlab
 from invlab import metrics
-from invlab.bench import overhead_ratio, paired_overhead
-
-
-def best(fn, n=3):
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        r = fn()
-        out.append(time.perf_counter() - t0)
-    return min(out), r
+from invlab.bench import network_seconds, overhead_ratio, paired_overhead
 
 
 def main(argv=None):
@@ -39,12 +29,8 @@ def main(argv=None):
     prior = invlab.load_prior("glyphs32")
     x16, labels = invlab.glyphs(16, split="test")
     p1 = invlab.make_problem("sr4", x16[:1], sigma_y=0.05, seed=0)
-    xb = torch.randn(1, 1, 32, 32)
-    with torch.no_grad():
-        for _ in range(3):
-            prior.eps(xb, 500)
-        fwd, _ = best(lambda: [prior.eps(xb, 500) for _ in range(20)], 5)
-    fwd /= 20
+    network_seconds(prior, 1, 3, 0)                                          # warm-up
+    fwd = min(network_seconds(prior, 1, 20, 0) for _ in range(5)) / 20
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; one forward (batch 1): {fwd * 1e3:.1f} ms\n")
     print("| solver | NFE | VJP | seconds (batch 1) | overhead |")
     print("|---|---|---|---|---|")

@@ -34,18 +34,25 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    prior = invlab.load_prior("glyphs32")
-    g = torch.Generator().manual_seed(0)
-    t0 = time.perf_counter()
-    xs = torch.cat([prior.sample(min(250, args.n - i), args.steps, generator=g) for i in range(0, args.n, 250)])
-    sample_s = time.perf_counter() - t0
-    probs = metrics.classifier_probs(xs)
-    confident = float((probs.max(1).values >= 0.9).double().mean())
-    hist = torch.bincount(probs.argmax(1), minlength=10).double() / args.n
     x_test = invlab.glyphs(args.n, split="test")[0]
     x_train = invlab.glyphs(args.n, split="train", seed=7)[0]
-    fd_samples = metrics.frechet_distance(xs, x_test)
     fd_train = metrics.frechet_distance(x_train, x_test)
+
+    def draw(p, chunk):
+        """``args.n`` DDIM samples of prior ``p`` from one seeded generator, ``chunk`` at a time."""
+        g = torch.Generator().manual_seed(0)
+        return torch.cat([p.sample(min(chunk, args.n - i), args.steps, generator=g) for i in range(0, args.n, chunk)])
+
+    def quality(xs):
+        """Confident share, class shares and Fréchet distance to the test glyphs, and the gates."""
+        probs = metrics.classifier_probs(xs)
+        q = {"confident": float((probs.max(1).values >= 0.9).double().mean()),
+             "hist": torch.bincount(probs.argmax(1), minlength=10).double() / len(xs),
+             "fd": metrics.frechet_distance(xs, x_test)}
+        q["gates"] = (q["confident"] >= 0.85, bool(((q["hist"] >= 0.05) & (q["hist"] <= 0.15)).all()),
+                      q["fd"] <= 3 * fd_train)
+        return q
+
     def ddim50_seconds(p):
         out = []
         for i in range(3):
@@ -54,47 +61,47 @@ def main(argv=None):
             out.append(time.perf_counter() - t0)
         return out
 
+    prior = invlab.load_prior("glyphs32")
+    t0 = time.perf_counter()
+    xs = draw(prior, 250)
+    sample_s = time.perf_counter() - t0
+    q = quality(xs)
     times = ddim50_seconds(prior)
     # the same sampler with the network in bfloat16 (state and schedule stay float32)
     bf16 = invlab.load_prior("glyphs32", dtype=torch.bfloat16)
     times_bf16 = ddim50_seconds(bf16)
     xs_bf16 = bf16.sample(256, args.steps, generator=torch.Generator().manual_seed(0))
     conf_bf16 = float((metrics.classifier_probs(xs_bf16).max(1).values >= 0.9).double().mean())
-    # compiled: the first call compiles (for this batch size), so it is timed apart
+    # compiled: the first call compiles (for this batch size), so it is timed apart; batches of 64
+    # keep to the compiled shape
     fast = invlab.load_prior("glyphs32", dtype=torch.bfloat16).compile()
     t0 = time.perf_counter()
     fast.sample(64, 50, generator=torch.Generator().manual_seed(99))
     compile_s = time.perf_counter() - t0
     times_fast = ddim50_seconds(fast)
-    g = torch.Generator().manual_seed(0)
-    xs_fast = torch.cat([fast.sample(min(64, args.n - i), args.steps, generator=g) for i in range(0, args.n, 64)])
-    probs_fast = metrics.classifier_probs(xs_fast)
-    conf_fast = float((probs_fast.max(1).values >= 0.9).double().mean())
-    hist_fast = torch.bincount(probs_fast.argmax(1), minlength=10).double() / args.n
-    fd_fast = metrics.frechet_distance(xs_fast, x_test)
+    q_fast = quality(draw(fast, 64))
     rec = {
-        "n": args.n, "steps": args.steps, "confident_share": round(confident, 4),
-        "class_share": [round(float(v), 4) for v in hist],
-        "fd_samples_test": round(fd_samples, 3), "fd_train_test": round(fd_train, 3),
-        "fd_ratio": round(fd_samples / fd_train, 3),
+        "n": args.n, "steps": args.steps, "confident_share": round(q["confident"], 4),
+        "class_share": [round(float(v), 4) for v in q["hist"]],
+        "fd_samples_test": round(q["fd"], 3), "fd_train_test": round(fd_train, 3),
+        "fd_ratio": round(q["fd"] / fd_train, 3),
         "ddim50_64_seconds_median": round(statistics.median(times), 3),
         "ddim50_64_seconds_median_bf16": round(statistics.median(times_bf16), 3),
         "confident_share_bf16_256": round(conf_bf16, 4),
         "compiled_bf16": {
             "compile_seconds_first_call": round(compile_s, 1),
             "ddim50_64_seconds_median": round(statistics.median(times_fast), 3),
-            "confident_share": round(conf_fast, 4),
-            "class_share": [round(float(v), 4) for v in hist_fast],
-            "fd_ratio": round(fd_fast / fd_train, 3),
+            "confident_share": round(q_fast["confident"], 4),
+            "class_share": [round(float(v), 4) for v in q_fast["hist"]],
+            "fd_ratio": round(q_fast["fd"] / fd_train, 3),
         },
         "sampling_seconds_total": round(sample_s, 1),
-        "gates": {"confident>=0.85": confident >= 0.85,
-                  "classes_5_15pct": bool(((hist >= 0.05) & (hist <= 0.15)).all()),
-                  "fd_ratio<=3": fd_samples <= 3 * fd_train,
+        "gates": {"confident>=0.85": q["gates"][0],
+                  "classes_5_15pct": q["gates"][1],
+                  "fd_ratio<=3": q["gates"][2],
                   "ddim50_64<=5s": statistics.median(times) <= 5.0,
                   "ddim50_64<=5s_compiled_bf16": statistics.median(times_fast) <= 5.0,
-                  "compiled_bf16_quality_gates": conf_fast >= 0.85 and fd_fast <= 3 * fd_train
-                  and bool(((hist_fast >= 0.05) & (hist_fast <= 0.15)).all())},
+                  "compiled_bf16_quality_gates": all(q_fast["gates"])},
         "threads": torch.get_num_threads(),
     }
     print(json.dumps(rec, indent=1))
