@@ -171,6 +171,18 @@ class InverseProblem:
         return dataclasses.replace(self, x=self.x.expand((n,) + tuple(self.x.shape[1:])),
                                    y=self.y.expand((n,) + tuple(self.y.shape[1:])))
 
+    def data_gradient(self, x: torch.Tensor) -> torch.Tensor:
+        """∇_x ½‖y − A(x)‖² = Aᵀ(A x − y) per image. A linear operator uses its exact adjoint (no
+        graph: on a 32×32 glyph that is 3–10× cheaper than autograd, which matters in loops of
+        thousands of data steps such as DAPS's Langevin); any other operator goes through autograd,
+        so it must be differentiable."""
+        if self.op.linear:
+            return self.op.T(self.op(x) - self.y)
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(0.5 * ((self.y - self.op(xg)) ** 2).sum(), xg)
+        return g
+
     def residual(self, x_hat: torch.Tensor) -> torch.Tensor:
         """‖y − A(x̂)‖² / dim(y) per image (DDiff's hallucination gauge; ≈ σ_y² is ideal)."""
         from .metrics import residual

@@ -353,7 +353,7 @@ w.interact(show_dpg, n_samples=w.IntSlider(64, 2, 1024, 2), scale=w.FloatLogSlid
 # - *Lower reconstruction loss than DPS early in sampling*: holds on SR×4 and motion blur, with a
 #   small margin on SR×4; not at the very first steps.
 # - *Works with a non-differentiable operator*: yes — JPEG without any gradient of $A$. A
-#   straight-through DPS does as well on our glyphs (about 1 dB better).
+#   straight-through DPS does as well on our glyphs (about 0.6 dB better).
 # - *Better final quality than DPS*: at equal NFE on our prior, mixed — DPS ahead on SR×4, DPG on
 #   motion blur, by 1–2 dB. On the 8-D mixture of notebook 03 DPG is the closest to the true
 #   posterior of all the guidance methods; on the 2-D mixture above, DPS is a little closer.

@@ -145,3 +145,17 @@ def test_phase_retrieval_noise_units():
     noise = p.y - p.op(x)
     assert abs(float(noise.std()) - 0.05) < 0.005
     assert math.isclose(p.params["oversampling"], 2.0)
+
+
+@pytest.mark.parametrize("task", ["sr4", "gaussian_blur", "motion_blur", "random_inpaint", "box_inpaint",
+                                  "phase_retrieval", "hdr"])
+def test_data_gradient_is_the_gradient_of_half_the_squared_residual(task):
+    # linear operators take the exact adjoint, the others autograd: both must be ∇ ½‖y − A(x)‖²
+    x = invlab.glyphs(2, split="test")[0]
+    p = make_problem(task, x, sigma_y=0.05, seed=1)
+    v = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)).mul(0.5).clamp(-1, 1)
+    vv = v.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(0.5 * ((p.y - p.op(vv)) ** 2).sum(), vv)
+    got = p.data_gradient(v)
+    assert not got.requires_grad and got.shape == v.shape
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)

@@ -26,27 +26,33 @@ def _default_scale(task: str, sampler: str) -> float:
     return table.get((task, sampler), 2000.0 if sampler == "ddpm" else 10.0)
 
 
-def _rewards(problem, x0, r, n_samples, chunk, E, Z, poisson, generator):
-    """Σ_i p_i ξ_i, Σ_i ξ_i and Σ_i p_i over N samples x_0^(i) = x̂_0 + r ξ_i, in chunks."""
+def _rewards(problem, x0, res0, r, n_samples, chunk, E, Z, poisson, generator):
+    """Σ_i p_i ξ_i, Σ_i ξ_i and Σ_i p_i over N samples x_0^(i) = x̂_0 + r ξ_i, in chunks.
+
+    ``res0`` = y − A x̂_0. For a linear A the sample residuals are res0 − r A ξ_i (the same numbers
+    up to rounding, without forming the N images x̂_0 + r ξ_i)."""
     B = x0.shape[0]
     shape = x0.shape[1:]
     s1 = torch.zeros_like(x0)
     s0 = torch.zeros_like(x0)
     P = torch.zeros(B, dtype=x0.dtype, device=x0.device)
     rr = r.view((1, B) + (1,) * len(shape))
+    rr_y = r.view((1, B) + (1,) * (res0.ndim - 1))
     done = 0
     while done < n_samples:
         n = min(chunk, n_samples - done)
         xi = randn((n, B) + tuple(shape), generator, like=x0)
-        res = problem.y - problem.op(x0[None] + rr * xi)                   # (n, B, *y)
+        if problem.op.linear:
+            res = res0[None] - rr_y * problem.op(xi)                        # (n, B, *y)
+        else:
+            res = problem.y - problem.op(torch.addcmul(x0[None], rr, xi))
         if poisson:
             loss = res.abs().flatten(2).sum(-1)
             p = torch.exp(-(loss / Z).clamp(max=80))
         else:
             loss = (res ** 2).flatten(2).sum(-1)
             p = torch.exp(-((loss - E) / Z).clamp(-80, 80))
-        pe = p.view((n, B) + (1,) * len(shape))
-        s1 += (pe * xi).sum(0)
+        s1 += torch.einsum("nb,nb...->b...", p, xi)
         s0 += xi.sum(0)
         P += p.sum(0)
         done += n
@@ -108,7 +114,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
             Z = E if (Z is None or poisson) else 0.9 * Z + 0.1 * E
             Z = Z.clamp_min(1e-12)
             r = ((Z / D) if poisson else (Z / D).sqrt() / 2).clamp_min(r_min).clamp_min(1e-6)
-            s1, s0, P = _rewards(problem, x0d, r, n_samples, chunk, E, Z, poisson, generator)
+            s1, s0, P = _rewards(problem, x0d, res, r, n_samples, chunk, E, Z, poisson, generator)
             # Σ_i (p_i − b_i) ξ_i with b_i = (P − p_i)/(N − 1)
             Pv = P.view(view)
             weighted = s1 - (Pv * s0 - s1) / (n_samples - 1)

@@ -42,10 +42,7 @@ def z_update(prior, x_t, t):
 def x_update(problem, v, step):
     """x = v − γ g/‖g‖, g = ∇_v ½‖y − A(v)‖²: one normalised linearised-ADMM step (per image;
     the 1/σ² of the paper's f cancels in the normalisation)."""
-    with torch.enable_grad():
-        vv = v.detach().requires_grad_(True)
-        loss = 0.5 * ((problem.y - problem.op(vv)) ** 2).sum()
-        (g,) = torch.autograd.grad(loss, vv)
+    g = problem.data_gradient(v)
     norm = g.flatten(1).norm(dim=1).clamp_min(1e-12).view((-1,) + (1,) * (g.ndim - 1))
     return v - step * g / norm
 
