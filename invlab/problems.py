@@ -173,9 +173,9 @@ class InverseProblem:
 
     def data_gradient(self, x: torch.Tensor) -> torch.Tensor:
         """∇_x ½‖y − A(x)‖² = Aᵀ(A x − y) per image. A linear operator uses its exact adjoint (no
-        graph: on a 32×32 glyph that is 3–10× cheaper than autograd, which matters in loops of
-        thousands of data steps such as DAPS's Langevin); any other operator goes through autograd,
-        so it must be differentiable."""
+        autograd graph, which on small images costs more than the operator itself and adds up in
+        loops of thousands of data steps such as DAPS's Langevin); any other operator goes through
+        autograd, so it must be differentiable."""
         if self.op.linear:
             return self.op.T(self.op(x) - self.y)
         with torch.enable_grad():
