@@ -156,6 +156,7 @@ class InverseProblem:
     sigma_y: float
     params: dict = field(default_factory=dict)
     seed: int = 0
+    _aty: Any = field(default=None, init=False, repr=False, compare=False)   # cache of Aᵀy
 
     @property
     def batch_size(self) -> int:
@@ -172,16 +173,24 @@ class InverseProblem:
                                    y=self.y.expand((n,) + tuple(self.y.shape[1:])))
 
     def data_gradient(self, x: torch.Tensor) -> torch.Tensor:
-        """∇_x ½‖y − A(x)‖² = Aᵀ(A x − y) per image. A linear operator uses its exact adjoint (no
-        autograd graph, which on small images costs more than the operator itself and adds up in
-        loops of thousands of data steps such as DAPS's Langevin); any other operator goes through
-        autograd, so it must be differentiable."""
+        """∇_x ½‖y − A(x)‖² = Aᵀ(A x − y) per image. A linear operator computes AᵀA x − Aᵀy with
+        its normal operator (``op.gram``: one pass for masks, separable maps and FFT blurs) and
+        Aᵀy kept from the first call — no autograd graph, which on small images costs more than
+        the operator itself and adds up in loops of thousands of data steps such as DAPS's
+        Langevin; any other operator goes through autograd, so it must be differentiable."""
         if self.op.linear:
-            return self.op.T(self.op(x) - self.y)
+            return self.op.gram(x) - self._adjoint_y(x)
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             (g,) = torch.autograd.grad(0.5 * ((self.y - self.op(xg)) ** 2).sum(), xg)
         return g
+
+    def _adjoint_y(self, like: torch.Tensor) -> torch.Tensor:
+        """Aᵀy in ``like``'s dtype and device, computed once per measurement tensor."""
+        key = (id(self.y), like.dtype, like.device)
+        if self._aty is None or self._aty[0] != key:
+            self._aty = (key, self.op.T(self.y.to(like)))
+        return self._aty[1]
 
     def residual(self, x_hat: torch.Tensor) -> torch.Tensor:
         """‖y − A(x̂)‖² / dim(y) per image (DDiff's hallucination gauge; ≈ σ_y² is ideal)."""

@@ -1,4 +1,5 @@
 """Noise statistics, determinism, task defaults and bad input for make_problem."""
+import dataclasses
 import math
 
 import pytest
@@ -159,3 +160,6 @@ def test_data_gradient_is_the_gradient_of_half_the_squared_residual(task):
     got = p.data_gradient(v)
     assert not got.requires_grad and got.shape == v.shape
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(p.data_gradient(v), got)                  # cached Aᵀy: same answer
+    p64 = dataclasses.replace(p, y=p.y.double())                         # a new y: a new Aᵀy
+    torch.testing.assert_close(p64.data_gradient(v.double()), want.double(), atol=1e-4, rtol=1e-4)

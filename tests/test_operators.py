@@ -36,6 +36,18 @@ def test_adjoint_dot_product(task, shape):
 
 
 @pytest.mark.parametrize("task", LINEAR)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gram_is_adjoint_of_forward(task, shape):
+    # the closed forms (mask, Kronecker Gram matrices, |K̂|² filter) equal Aᵀ(A x)
+    B, C, n = shape
+    op = _op(task, B, C, n)
+    x = torch.randn((B, C, n, n), generator=_g(2), dtype=torch.float64)
+    torch.testing.assert_close(op.gram(x), op.T(op(x)), atol=1e-10, rtol=1e-10)
+    with pytest.raises(ValueError, match="x: .* expects shape"):
+        op.gram(torch.zeros(B, C, n + 1, n + 1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("task", LINEAR)
 def test_pinv_reproduces_measurement(task):
     op = _op(task, 2, 1, 32)
     x = torch.randn(2, 1, 32, 32, generator=_g(2), dtype=torch.float64)

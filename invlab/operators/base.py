@@ -118,6 +118,16 @@ class LinearOperator(Operator):
         self._check("y", y, self.output_shape)
         return self.adjoint(y)
 
+    def gram(self, x: torch.Tensor) -> torch.Tensor:
+        """The normal operator AᵀA x. Operators with a cheaper closed form than "apply A, then Aᵀ"
+        (masks, separable maps, FFT convolutions) override ``normal``; data steps in long loops
+        (DAPS's Langevin, DDiff's x-step) use it through ``InverseProblem.data_gradient``."""
+        self._check("x", x, self.input_shape)
+        return self.normal(x)
+
+    def normal(self, x):
+        return self.adjoint(self.forward(x))
+
     def pinv(self, y: torch.Tensor) -> torch.Tensor:
         """Moore–Penrose pseudo-inverse A⁺ y (singular values < rcond·max treated as 0)."""
         self._check("y", y, self.output_shape)
@@ -139,10 +149,6 @@ class LinearOperator(Operator):
         raise NotImplementedError(
             f"{self.name}: this operator has no SVD view; spectral solvers (DDRM, DDNM) need one — "
             "use an inpainting, super-resolution, Gaussian-blur, compressed-sensing or denoising task")
-
-    def gram(self, x: torch.Tensor) -> torch.Tensor:
-        """AᵀA x."""
-        return self.adjoint(self.forward(x))
 
     @property
     def has_prox(self) -> bool:

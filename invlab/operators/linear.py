@@ -34,6 +34,9 @@ class Identity(LinearOperator):
     def adjoint(self, y):
         return y.clone()
 
+    def normal(self, x):
+        return x.clone()
+
     def pseudo_inverse(self, y):
         return y.clone()
 
@@ -65,6 +68,9 @@ class Mask(LinearOperator):
 
     def adjoint(self, y):
         return y * self._buf("mask", y)
+
+    def normal(self, x):          # M ⊙ M ⊙ x = M ⊙ x for a 0/1 mask
+        return x * self._buf("mask", x)
 
     def pseudo_inverse(self, y):
         return y * self._buf("mask", y)
@@ -177,6 +183,7 @@ class Separable(LinearOperator):
         inv = lambda s: torch.where(s > self.rcond ** 0.5 * s.max(), 1 / s, torch.zeros_like(s))  # noqa: E731
         self.ph = self.vh[:, :sh.numel()] @ torch.diag(inv(sh)) @ uh.T
         self.pw = self.vw[:, :sw.numel()] @ torch.diag(inv(sw)) @ uw.T
+        self.gh, self.gw = self.mh.T @ self.mh, self.mw.T @ self.mw   # AᵀA = (MhᵀMh) ⊗ (MwᵀMw)
 
     @staticmethod
     def _apply(a, x, b):
@@ -187,6 +194,9 @@ class Separable(LinearOperator):
 
     def adjoint(self, y):
         return self._apply(self._buf("mh", y).T, y, self._buf("mw", y).T)
+
+    def normal(self, x):
+        return self._apply(self._buf("gh", x), x, self._buf("gw", x))
 
     def pseudo_inverse(self, y):
         return self._apply(self._buf("ph", y), y, self._buf("pw", y))
@@ -237,6 +247,7 @@ class Convolution(LinearOperator):
         canvas[:k.shape[0], :k.shape[1]] = k
         canvas = torch.roll(canvas, (-(k.shape[0] // 2), -(k.shape[1] // 2)), (0, 1))
         self.khat = torch.fft.fft2(canvas)
+        self.khat2 = self.khat.abs() ** 2          # AᵀA is the filter |K̂|²
 
     def _filter(self, x, h):
         return torch.fft.ifft2(torch.fft.fft2(x) * h).real
@@ -246,6 +257,9 @@ class Convolution(LinearOperator):
 
     def adjoint(self, y):
         return self._filter(y, self._buf("khat", y).conj())
+
+    def normal(self, x):
+        return self._filter(x, self._buf("khat2", x))
 
     def pseudo_inverse(self, y):
         kh = self._buf("khat", y)
