@@ -186,11 +186,13 @@ class InverseProblem:
         return g
 
     def _adjoint_y(self, like: torch.Tensor) -> torch.Tensor:
-        """Aᵀy in ``like``'s dtype and device, computed once per measurement tensor."""
-        key = (id(self.y), like.dtype, like.device)
-        if self._aty is None or self._aty[0] != key:
-            self._aty = (key, self.op.T(self.y.to(like)))
-        return self._aty[1]
+        """Aᵀy in ``like``'s dtype and device, computed once per measurement: recomputed when ``y``
+        is replaced (the cache holds the tensor itself, so its identity cannot be recycled) or
+        changed in place (its version counter moves)."""
+        c = self._aty
+        if (c is None or c[0] is not self.y or c[1] != (self.y._version, like.dtype, like.device)):
+            c = self._aty = (self.y, (self.y._version, like.dtype, like.device), self.op.T(self.y.to(like)))
+        return c[2]
 
     def residual(self, x_hat: torch.Tensor) -> torch.Tensor:
         """‖y − A(x̂)‖² / dim(y) per image (DDiff's hallucination gauge; ≈ σ_y² is ideal)."""

@@ -163,3 +163,7 @@ def test_data_gradient_is_the_gradient_of_half_the_squared_residual(task):
     torch.testing.assert_close(p.data_gradient(v), got)                  # cached Aᵀy: same answer
     p64 = dataclasses.replace(p, y=p.y.double())                         # a new y: a new Aᵀy
     torch.testing.assert_close(p64.data_gradient(v.double()), want.double(), atol=1e-4, rtol=1e-4)
+    p.y.mul_(0.5)                                                        # y changed in place: a new Aᵀy
+    vv = v.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(0.5 * ((p.y - p.op(vv)) ** 2).sum(), vv)
+    torch.testing.assert_close(p.data_gradient(v), want, atol=1e-4, rtol=1e-4)
