@@ -357,7 +357,8 @@ assert d_gs < -0.3               # the generalist now wins on the specialist's o
 # (8 200 steps) to 0.26 dB (16 500) to a deficit: generality costs training time more than
 # quality, and training on the other five tasks does not hurt SR×4. The price is paid per task: the generalised
 # network also handles five other problems with the same weights. The paper finds the gap small
-# for its long-trained networks; ours are far from converged, so the gap here is an upper bound.
+# for its long-trained networks; ours are neither converged nor compute-matched, so the sign of
+# the gap here says more about training time than about generality.
 #
 # ## 8 · Noise beyond the training range
 #
