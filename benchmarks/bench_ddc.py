@@ -16,11 +16,11 @@ Writes ``benchmarks/results/ddc.csv``, ``ddc_kurtosis.csv`` and ``ddc.md`` (read
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
 import torch
+from _tables import merge_rows, write_csv, write_tables
 
 import invlab
 from invlab import metrics
@@ -33,24 +33,6 @@ SIGMA_Y = 0.05
 
 def problem(task: str, x: torch.Tensor):
     return invlab.make_problem(task, x, sigma_y=SIGMA_Y, seed=0, **GENERAL_TASKS[task])
-
-
-def _merge(path: str, rows: list[dict], key) -> list[dict]:
-    if not os.path.exists(path):
-        return rows
-    new = {key(r) for r in rows}
-    with open(path) as f:
-        old = [r for r in csv.DictReader(f) if key(r) not in new]
-    return old + rows
-
-
-def _write(path: str, rows: list[dict]) -> list[str]:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, keys)
-        w.writeheader()
-        w.writerows(rows)
-    return keys
 
 
 def main(argv=None):
@@ -95,25 +77,19 @@ def main(argv=None):
             print(row, flush=True)
     os.makedirs(OUT, exist_ok=True)
     if args.only is not None:
-        rows = _merge(args.out, rows, lambda r: (r["task"], r["method"]))
-        kurt = _merge(args.out.replace(".csv", "_kurtosis.csv"), kurt,
+        rows = merge_rows(args.out, rows, lambda r: (r["task"], r["method"]))
+        kurt = merge_rows(args.out.replace(".csv", "_kurtosis.csv"), kurt,
                       lambda r: (r["task"], r["method"], str(r["call"])))
     for task in TASKS:
         dps = next((r for r in rows if r["task"] == task and r["method"] == "dps-1000"), None)
         for r in rows:
             if r["task"] == task and dps is not None:
                 r["speedup_vs_dps"] = round(float(dps["seconds"]) / float(r["seconds"]), 1)
-    keys = _write(args.out, rows)
-    _write(args.out.replace(".csv", "_kurtosis.csv"), kurt)
+    write_csv(args.out.replace(".csv", "_kurtosis.csv"), kurt)
     meta = {k: load_ddc(n).info.get("step") for k, n in (("ddc-5", "glyphs32-ddc"), ("ddc-5-sr4", "glyphs32-ddc-sr4"))
             if k in nets}
-    md = [f"torch {torch.__version__}, {torch.get_num_threads()} threads; 16 test glyphs, σ_y = {SIGMA_Y}; "
-          f"DDC networks at training steps {meta}\n",
-          "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    md += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
-    with open(args.out.replace(".csv", ".md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_tables(args.out, rows, f"torch {torch.__version__}, {torch.get_num_threads()} threads; 16 test glyphs, "
+                 f"σ_y = {SIGMA_Y}; DDC networks at training steps {meta}")
 
 
 if __name__ == "__main__":

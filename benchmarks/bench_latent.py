@@ -20,10 +20,10 @@ in its docstring). Every DCDP row uses the defaults of ALGORITHMS §4 (SR: K = 1
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import torch
+from _tables import write_csv
 
 import invlab
 from invlab import metrics
@@ -74,10 +74,7 @@ def main(argv=None) -> None:
         print(row, flush=True)
         rows.append(row)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "latent.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(args.out, "latent.csv"), rows)
     with open(os.path.join(args.out, "latent.md"), "w") as f:
         f.write(f"SR×4, σ_y = 0, {args.n} test glyphs, {args.threads} threads "
                 f"(`python benchmarks/bench_latent.py --n {args.n} --threads {args.threads}`)\n\n")
@@ -95,10 +92,7 @@ def main(argv=None) -> None:
             row = {"task": task, "dc_space": space, **run("dcdp", prob, latent, x_true, labels, dc_space=space)}
             print(row, flush=True)
             spaces.append(row)
-    with open(os.path.join(args.out, "latent_spaces.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(spaces[0]))
-        w.writeheader()
-        w.writerows(spaces)
+    write_csv(os.path.join(args.out, "latent_spaces.csv"), spaces)
     tune(sr, latent, x_true, labels, args.out)
 
 
@@ -111,10 +105,7 @@ def tune(sr, latent, x_true, labels, out: str) -> None:
         print(row, flush=True)
         rows.append(row)
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "latent_tuning.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(out, "latent_tuning.csv"), rows)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ DPS/DCDP speed ratio always comes from DPS and DCDP-V2 of one run).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
 import torch
+from _tables import merge_rows, write_tables
 
 import invlab
 from invlab import metrics
@@ -89,29 +89,16 @@ def main(argv=None):
                            network_overhead=round((r.seconds - dc_s) / (r.nfe * fwd), 3))
             rows.append(row)
             print(row, flush=True)
-    if args.only is not None and os.path.exists(args.out):
-        with open(args.out) as f:
-            new = {(q["task"], q["method"]) for q in rows}
-            old = [r for r in csv.DictReader(f) if (r["task"], r["method"]) not in new]
-        rows = old + rows
+    if args.only is not None:
+        rows = merge_rows(args.out, rows, lambda r: (r["task"], r["method"]))
     for task in ("sr4", "gaussian_blur"):
         dps = next(r for r in rows if r["task"] == task and r["method"] == "dps-1000")
         for r in rows:
             if r["task"] == task:
                 r["speedup_vs_dps"] = round(float(dps["seconds"]) / float(r["seconds"]), 1)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        w = csv.DictWriter(f, keys)
-        w.writeheader()
-        w.writerows(rows)
-    md = [f"torch {torch.__version__}, {torch.get_num_threads()} threads; one forward pass at batch 16: "
-          f"{fwd * 1e3:.1f} ms; DCDP settings {SETTINGS} (levels {dcdp_schedule(30, 400, 0)[:3]}… for SR×4)\n",
-          "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    md += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
-    with open(args.out.replace(".csv", ".md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_tables(args.out, rows, f"torch {torch.__version__}, {torch.get_num_threads()} threads; one forward pass at "
+                 f"batch 16: {fwd * 1e3:.1f} ms; DCDP settings {SETTINGS} (levels {dcdp_schedule(30, 400, 0)[:3]}… "
+                 f"for SR×4)")
 
 
 if __name__ == "__main__":

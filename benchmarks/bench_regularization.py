@@ -13,10 +13,10 @@ HR and DR rows of box inpainting live (so it stays within its time budget).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 
 import torch
+from _tables import write_tables
 from safetensors.torch import save_file
 
 import invlab
@@ -51,19 +51,10 @@ def main(argv=None):
             pictures[f"{task}/{beta}"] = r.x[2].clamp(-1, 1).contiguous()
             print(row, flush=True)
     os.makedirs(OUT, exist_ok=True)
-    keys = list(rows[0])
-    with open(os.path.join(OUT, "hrdis_sweep.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, keys)
-        w.writeheader()
-        w.writerows(rows)
     save_file(pictures, os.path.join(OUT, "hrdis_sweep_glyph2.safetensors"))
-    md = [f"torch {torch.__version__}, {torch.get_num_threads()} threads; 16 test glyphs, σ_y = 0, "
-          f"reference HF energy of the true glyphs {high_freq(x):.4f}\n",
-          "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    md += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    with open(os.path.join(OUT, "hrdis_sweep.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_tables(os.path.join(OUT, "hrdis_sweep.csv"), rows,
+                 f"torch {torch.__version__}, {torch.get_num_threads()} threads; 16 test glyphs, σ_y = 0, "
+                 f"reference HF energy of the true glyphs {high_freq(x):.4f}")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ Hyperparameters are for the mixture's scale (modes ±16 apart, not images in [-1
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
 import torch
+from _tables import write_csv
 
 from invlab.diffusion import linear_gaussian_problem, load_prior, posterior_report
 from invlab.problems import linear_problem
@@ -77,10 +77,7 @@ def main(argv=None):
     rows = [r for d in map(int, args.dims.split(",")) for s in map(int, args.seeds.split(","))
             for r in run(d, s, args.n)]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(args.out, rows)
     print("| d | seed | σ_y | solver | NFE | VJP | SW ↓ | mean error ↓ | weight TV ↓ | to mode | to mean | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -1,0 +1,54 @@
+"""Result tables shared by the benchmark scripts: a CSV (read by the notebooks), its Markdown twin
+(pasted into ``benchmarks/README.md``), and the merge that lets ``--only`` re-run some rows."""
+from __future__ import annotations
+
+import csv
+import os
+from typing import Callable
+
+
+def columns(rows: list[dict]) -> list[str]:
+    """Every key of every row, in first-seen order."""
+    return list(dict.fromkeys(k for r in rows for k in r))
+
+
+def write_csv(path: str, rows: list[dict]) -> list[str]:
+    """Write ``rows`` to ``path`` (folders created); returns the columns. A row without some column
+    leaves its cell empty."""
+    keys = columns(rows)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, keys)
+        w.writeheader()
+        w.writerows(rows)
+    return keys
+
+
+def markdown(rows: list[dict], keys: list[str]) -> list[str]:
+    """The rows as the lines of a Markdown table (empty cells where a row lacks a column)."""
+    return (["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+            + ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows])
+
+
+def write_tables(path: str, rows: list[dict], preamble: str) -> list[str]:
+    """``path`` (a .csv) and the same table in Markdown beside it (.md) under ``preamble``; prints
+    the Markdown and returns the columns."""
+    if not path.endswith(".csv"):
+        raise ValueError(f"path: expected a .csv file, got {path!r}")
+    keys = write_csv(path, rows)
+    md = [preamble + "\n", *markdown(rows, keys)]
+    with open(path[:-4] + ".md", "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+    return keys
+
+
+def merge_rows(path: str, rows: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
+    """The rows already in ``path`` whose ``key`` is not among the new ``rows``, then the new rows
+    (a re-run of some methods replaces exactly their old rows)."""
+    if not os.path.exists(path):
+        return rows
+    new = {key(r) for r in rows}
+    with open(path) as f:
+        old = [r for r in csv.DictReader(f) if key(r) not in new]
+    return old + rows
