@@ -4,9 +4,10 @@
 
 On ``n`` one-step samples f(80 z, 80) (seed 0): the share the glyph classifier reads with
 max-probability ≥ 0.9 (gate: ≥ 70 %), the class histogram, and the Fréchet distance to test
-glyphs; also two-step samples (σ = 80, then 2.0) and seconds per 64 one-step samples. The
-parent's DDIM-50 figures and the train-subset reference are not re-measured: they are read from
-``invlab/weights/glyphs32/eval.json`` (``benchmarks/eval_prior.py``, same seed).
+glyphs; the same for the multistep sampler with two (σ = 80, then 2.0) and three (80, 5.0, 1.0)
+passes, and for the parent's DDIM with 3 steps (as many passes: what distillation buys); seconds
+per 64 one-step samples. The parent's DDIM-50 figures and the train-subset reference are not
+re-measured: they are read from ``invlab/weights/glyphs32/eval.json`` (``benchmarks/eval_prior.py``, same seed).
 """
 from __future__ import annotations
 
@@ -36,11 +37,15 @@ def main(argv=None):
         g = torch.Generator().manual_seed(0)
         return torch.cat([fn(min(250, args.n - i), g) for i in range(0, args.n, 250)])
 
-    one = chunks(lambda k, g: cm.sample(k, generator=g))
-    two = chunks(lambda k, g: cm.sample(k, (80.0, 2.0), generator=g))
     rec = {"n": args.n, "step": json.loads((invlab.diffusion.weights_dir("glyphs32-cm") / "consistency.json")
                                            .read_text()).get("step")}
-    for name, xs in (("one_step", one), ("two_step", two)):
+    prior = invlab.load_prior("glyphs32")
+    samplers = {"one_step": lambda k, g: cm.sample(k, generator=g),
+                "two_step": lambda k, g: cm.sample(k, (80.0, 2.0), generator=g),
+                "three_step": lambda k, g: cm.sample(k, (80.0, 5.0, 1.0), generator=g),
+                "parent_ddim3": lambda k, g: prior.sample(k, 3, generator=g)}
+    for name, fn in samplers.items():
+        xs = chunks(fn)
         probs = metrics.classifier_probs(xs)
         hist = torch.bincount(probs.argmax(1), minlength=10) / args.n
         rec[name] = {"confident_share": round(float((probs.max(1).values >= 0.9).double().mean()), 4),

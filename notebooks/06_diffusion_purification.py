@@ -196,11 +196,18 @@ for task in ("sr4", "gaussian_blur"):
 if cm is not None:
     import json
     ev = json.loads((invlab.diffusion.weights_dir("glyphs32-cm") / "eval.json").read_text())
-    show_images(list(cm.sample(8, generator=gen())) + list(prior.sample(8, 50, generator=gen())),
-                ["CM, 1 pass"] * 8 + ["DDIM-50"] * 8, ncols=8, size=1.1)
-    print(f"consistency model after {ev['step']} distillation steps: one-step samples read confidently "
-          f"{ev['one_step']['confident_share']:.0%} (gate 70 %), Fréchet distance {ev['one_step']['fd_test']:.1f} "
-          f"vs the parent's DDIM-50 {ev['parent_ddim50']['fd_test']:.1f}")
+    show_images(list(cm.sample(8, generator=gen())) + list(cm.sample(8, (80.0, 5.0, 1.0), generator=gen()))
+                + list(prior.sample(8, 50, generator=gen())),
+                ["CM, 1 pass"] * 8 + ["CM, 3 passes"] * 8 + ["DDIM-50"] * 8, ncols=8, size=1.1)
+    print(f"consistency model after {ev['step']} distillation steps (benchmarks/eval_consistency.py, "
+          f"{ev['n']} samples each): read confidently / Fréchet distance to test glyphs")
+    for key, label in (("one_step", "CM, 1 pass (the gate: ≥ 70 %)"), ("two_step", "CM, 2 passes"),
+                       ("three_step", "CM, 3 passes"), ("parent_ddim3", "parent, DDIM-3"),
+                       ("parent_ddim50", "parent, DDIM-50")):
+        print(f"  {label:32s} {ev[key]['confident_share']:6.1%}  {ev[key]['fd_test']:7.2f}")
+    # what distillation bought: at 3 network passes the CM beats its own teacher's 3-step DDIM
+    assert ev["three_step"]["fd_test"] < ev["parent_ddim3"]["fd_test"]
+    assert ev["three_step"]["confident_share"] > ev["parent_ddim3"]["confident_share"]
 
 # %%
 methods = [m for m in ("dcdp-ddim", "dcdp-tweedie", "dcdp-consistency", "dps-1000") if ("sr4", m) in bench]
@@ -228,7 +235,7 @@ CM_CLAIM = None
 if ("sr4", "dcdp-consistency") in bench:
     c = bench["sr4", "dcdp-consistency"]
     CM_CLAIM = (float(v1["psnr"]) - float(c["psnr"]), int(c["nfe"]) / int(v1["nfe"]))
-    print(f"CM vs V1 on SR×4: {CM_CLAIM[0]:+.2f} dB below V1 at {CM_CLAIM[1]:.3f} of its NFE")
+    print(f"CM vs V1 on SR×4: {CM_CLAIM[0]:.2f} dB below V1 at {CM_CLAIM[1]:.3f} of its NFE")
     assert CM_CLAIM[1] <= 0.1                          # ≤ 1/10 of V1's network passes, by construction
     assert CM_CLAIM[0] > 1.0                           # but NOT within 1 dB of V1: our CM is under-trained
 
@@ -243,13 +250,17 @@ if ("sr4", "dcdp-consistency") in bench:
 #
 # **The consistency model falls short.** One CM pass per round costs 1/20 of V1, but on SR×4 it
 # lands about 4 dB below V1 — the claim "within 1 dB at ≤ 1/10 of the NFE" does **not** hold
-# for the model we ship. The reason is compute, not the method: after 1 700 distillation steps
-# on one CPU thread (consistency distillation usually runs for hundreds of thousands), its
-# one-step samples are not yet glyphs (the printout above; the quality gate of 70 % confident
-# one-step samples is not met), and distillation has so far moved it *away* from the Tweedie
-# denoiser it started from (its initial weights give 26.7 dB here, like V2) without yet reaching
-# a sharp one-step map. `python data_scripts/distill_consistency.py` resumes the run, on a GPU
-# when there is one.
+# for the model we ship. The reason is compute, not the method: consistency distillation usually
+# runs for hundreds of thousands of steps at batch 512; ours ran 5 734 steps at batch 64 in about
+# two hours of CPU (the issue's budget; no GPU was available to this project). Its one-step samples
+# are not yet glyphs (the printout above: the gate of 70 % confident one-step samples is far off),
+# while three passes already give recognisable glyphs, better than the teacher's own DDIM with
+# three steps — distillation is working, it is unfinished. In the noise range that purification
+# uses (σ ≤ 2) it has so far moved the network *away* from the Tweedie denoiser it started from
+# (its initial weights give 26.7 dB here, like V2) without reaching the teacher's ODE map: the
+# last 4 000 steps (from step 1 696 to 5 734) lowered the CM purifier by 0.2 dB on SR×4 and 1.3 dB
+# on the blur.
+# `python data_scripts/distill_consistency.py` resumes the run, on a GPU when there is one.
 
 # %% [markdown]
 # ## 6 · Why the level must decay
@@ -350,7 +361,8 @@ w.interact(show_dcdp, rounds=w.IntSlider(SR_ROUNDS, 1, 60), t_start=w.IntSlider(
 # - *Noisy data want $T_K > 0$*: confirmed at $\sigma_y = 0.05$, by a fraction of a dB (section 7).
 # - *A consistency model purifies in one pass, within 1 dB of V1*: the cost holds by construction
 #   (1/20 of V1); the quality does **not** with our under-trained model (about 4 dB below V1 on
-#   SR×4, section 5).
+#   SR×4, section 5). Its one-step samples miss the quality gate; three passes beat the teacher's
+#   DDIM-3.
 #
 # ## Exercises
 # 1. Run DCDP on phase retrieval (`invlab.make_problem("phase_retrieval", …)`): only the gradient

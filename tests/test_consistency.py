@@ -111,3 +111,10 @@ def test_shipped_glyph_consistency_model():
     x = cm.sample(4, generator=torch.Generator().manual_seed(0))
     assert x.shape == (4, 1, 32, 32) and float(x.abs().max()) <= 1.0
     torch.testing.assert_close(x, cm.sample(4, generator=torch.Generator().manual_seed(0)))
+    # on the CPU the network runs channels-last, like the glyph prior: the same function up to rounding
+    assert cm.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = load_prior("glyphs32-cm")
+    plain.unet.to(memory_format=torch.contiguous_format)
+    plain._channels_last = False
+    xn = x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(cm(xn, 0.5), plain(xn, 0.5), atol=1e-4, rtol=1e-4)

@@ -81,6 +81,7 @@ class ConsistencyModel:
         cfg = unet.config
         size = cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0]
         self.image_shape = (cfg.in_channels, size, size)
+        self._channels_last = False                 # set by load_consistency_model on the CPU
         ab = self.schedule.alpha_bar
         self._log_sigma_t = (((1 - ab) / ab).sqrt()).log()          # increasing in t
 
@@ -114,14 +115,18 @@ class ConsistencyModel:
         """F(x, σ) (see the module docstring); ``sigma`` a (B,) tensor."""
         view = (-1,) + (1,) * (x.ndim - 1)
         s = sigma.to(x).view(view)
-        dtype = next(self.unet.parameters()).dtype
         if self.parameterization == "vp-eps":
-            x_t = x / (1 + s ** 2).sqrt()
-            eps = self.unet(x_t.to(dtype), self.vp_time(sigma).to(x.device)).sample.to(x.dtype)
+            eps = self._unet(x / (1 + s ** 2).sqrt(), self.vp_time(sigma))
             return x - s * eps
         c_in = 1 / (s ** 2 + self.sigma_data ** 2).sqrt()
-        t = (1000 * 0.25 * torch.log(sigma.double() + 1e-44)).float().to(x.device)
-        return self.unet((c_in * x).to(dtype), t).sample.to(x.dtype)
+        return self._unet(c_in * x, (1000 * 0.25 * torch.log(sigma.double() + 1e-44)).float())
+
+    def _unet(self, x_in: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        dtype = next(self.unet.parameters()).dtype
+        x = x_in.to(dtype)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.unet(x, t.to(x_in.device)).sample.contiguous().to(x_in.dtype)
 
     def __call__(self, x: torch.Tensor, sigma, clamp: bool | None = None) -> torch.Tensor:
         """f(x, σ): the consistency function. ``sigma`` a float or a (B,) tensor in [σ_min, σ_max]."""
@@ -195,4 +200,7 @@ def load_consistency_model(path, *, device=None, dtype=None, name: str | None = 
         unet.to(device)
     unet.eval().requires_grad_(False)
     model.unet = unet
+    if model.device.type == "cpu":        # as the glyph prior (UNetPrior): channels-last is faster on the CPU
+        unet.to(memory_format=torch.channels_last)
+        model._channels_last = True
     return model
