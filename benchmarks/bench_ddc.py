@@ -75,7 +75,6 @@ def main(argv=None):
             rows.append(row)
             kurt += [dict(task=task, method=name, call=i, t=t, kurtosis=round(k, 4)) for i, (t, k) in enumerate(rec)]
             print(row, flush=True)
-    os.makedirs(OUT, exist_ok=True)
     if args.only is not None:
         rows = merge_rows(args.out, rows, lambda r: (r["task"], r["method"]))
         kurt = merge_rows(args.out.replace(".csv", "_kurtosis.csv"), kurt,

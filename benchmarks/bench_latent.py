@@ -73,7 +73,6 @@ def main(argv=None) -> None:
         row = {"label": label, **run(method, sr, prior, x_true, labels, **kw), "settings": repr(kw)}
         print(row, flush=True)
         rows.append(row)
-    os.makedirs(args.out, exist_ok=True)
     write_csv(os.path.join(args.out, "latent.csv"), rows)
     with open(os.path.join(args.out, "latent.md"), "w") as f:
         f.write(f"SR×4, σ_y = 0, {args.n} test glyphs, {args.threads} threads "
@@ -104,7 +103,6 @@ def tune(sr, latent, x_true, labels, out: str) -> None:
                **run("dcdp", sr, latent, x_true, labels, dc_space="latent", rounds=rounds, dc_steps=tau)}
         print(row, flush=True)
         rows.append(row)
-    os.makedirs(out, exist_ok=True)
     write_csv(os.path.join(out, "latent_tuning.csv"), rows)
 
 

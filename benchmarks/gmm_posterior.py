@@ -76,7 +76,6 @@ def main(argv=None):
     t0 = time.perf_counter()
     rows = [r for d in map(int, args.dims.split(",")) for s in map(int, args.seeds.split(","))
             for r in run(d, s, args.n)]
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
     write_csv(args.out, rows)
     print("| d | seed | σ_y | solver | NFE | VJP | SW ↓ | mean error ↓ | weight TV ↓ | to mode | to mean | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")

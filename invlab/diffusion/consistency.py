@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from .._checks import check_int, check_tensor, randn
+from .priors import cpu_layout, unet_input
 from .schedule import VPSchedule
 
 __all__ = ["ConsistencyModel", "karras_sigmas", "heun_step", "load_consistency_model", "CM_CONFIG"]
@@ -81,7 +82,7 @@ class ConsistencyModel:
         cfg = unet.config
         size = cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0]
         self.image_shape = (cfg.in_channels, size, size)
-        self._channels_last = False                 # set by load_consistency_model on the CPU
+        self._channels_last = False                 # set by load_consistency_model (cpu_layout)
         ab = self.schedule.alpha_bar
         self._log_sigma_t = (((1 - ab) / ab).sqrt()).log()          # increasing in t
 
@@ -122,10 +123,7 @@ class ConsistencyModel:
         return self._unet(c_in * x, (1000 * 0.25 * torch.log(sigma.double() + 1e-44)).float())
 
     def _unet(self, x_in: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        dtype = next(self.unet.parameters()).dtype
-        x = x_in.to(dtype)
-        if self._channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = unet_input(x_in, next(self.unet.parameters()).dtype, self._channels_last)
         return self.unet(x, t.to(x_in.device)).sample.contiguous().to(x_in.dtype)
 
     def __call__(self, x: torch.Tensor, sigma, clamp: bool | None = None) -> torch.Tensor:
@@ -200,7 +198,5 @@ def load_consistency_model(path, *, device=None, dtype=None, name: str | None = 
         unet.to(device)
     unet.eval().requires_grad_(False)
     model.unet = unet
-    if model.device.type == "cpu":        # as the glyph prior (UNetPrior): channels-last is faster on the CPU
-        unet.to(memory_format=torch.channels_last)
-        model._channels_last = True
+    model._channels_last = cpu_layout(unet)          # as the glyph prior: channels-last on the CPU
     return model
