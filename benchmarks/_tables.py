@@ -12,10 +12,10 @@ def columns(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(k for r in rows for k in r))
 
 
-def write_csv(path: str, rows: list[dict]) -> list[str]:
-    """Write ``rows`` to ``path`` (folders created); returns the columns. A row without some column
-    leaves its cell empty."""
-    keys = columns(rows)
+def write_csv(path: str, rows: list[dict], keys: list[str] | None = None) -> list[str]:
+    """Write ``rows`` to ``path`` (folders created) under ``keys`` (default: :func:`columns`);
+    returns the columns. A row without some column leaves its cell empty."""
+    keys = list(keys) if keys is not None else columns(rows)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, keys)
@@ -44,11 +44,14 @@ def write_tables(path: str, rows: list[dict], preamble: str) -> list[str]:
 
 
 def merge_rows(path: str, rows: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
-    """The rows already in ``path`` whose ``key`` is not among the new ``rows``, then the new rows
-    (a re-run of some methods replaces exactly their old rows)."""
+    """The rows already in ``path`` with those whose ``key`` is among the new ``rows`` replaced in
+    place, then the new rows with a new key (a re-run of some methods replaces exactly their old
+    rows and keeps the table's order)."""
     if not os.path.exists(path):
         return rows
-    new = {key(r) for r in rows}
+    new = {key(r): r for r in rows}
     with open(path) as f:
-        old = [r for r in csv.DictReader(f) if key(r) not in new]
-    return old + rows
+        old = list(csv.DictReader(f))
+    merged = [new.get(key(r), r) for r in old]
+    seen = {key(r) for r in old}
+    return merged + [r for r in rows if key(r) not in seen]

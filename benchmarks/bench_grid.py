@@ -8,7 +8,8 @@ fair comparison on a CPU). A (method, task) pair the method cannot handle — a 
 for a method that needs an SVD or a closed-form proximal step — is recorded as unsupported with
 the solver's own error message, raised before any work. Cells are cached by
 :func:`invlab.bench.run_grid`, so an interrupted run resumes (``--fresh dcdp,hrdis`` ignores
-the cache for methods whose code changed).
+the cache for methods whose code changed). A run on a slice (``--methods dpg`` or ``--tasks``)
+replaces that slice's rows in the CSVs and keeps the others.
 
 Writes ``benchmarks/results/grid.csv`` (one row per method × task: means over the images, costs
 per cell) and ``grid_unsupported.csv``; notebook 09 reads both and re-runs a slice live.
@@ -16,11 +17,11 @@ per cell) and ``grid_unsupported.csv``; notebook 09 reads both and re-runs a sli
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
 import torch
+from _tables import merge_rows, write_csv
 
 import invlab
 from invlab.bench import run_grid, summarize
@@ -71,15 +72,15 @@ def main(argv=None):
             print(f"{task:16s} {method:15s} {s['psnr']:6.2f} dB  acc {s['classifier_acc']:.2f}  fd {s['fd']:8.2f}  "
                   f"NFE {s['nfe']:5.0f}  {s['seconds']:6.1f} s   [{time.time() - t0:6.0f} s]", flush=True)
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "grid.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()})
-    with open(os.path.join(OUT, "grid_unsupported.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, ("method", "task", "reason"))
-        w.writeheader()
-        w.writerows(unsupported)
+    grid_csv, unsupported_csv = os.path.join(OUT, "grid.csv"), os.path.join(OUT, "grid_unsupported.csv")
+    rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k in COLUMNS} for r in rows]
+    if args.methods != ",".join(METHODS) or args.tasks != ",".join(TASKS):   # a slice: replace its cells only
+        cell = lambda r: (r["method"], r["task"])  # noqa: E731
+        rows = merge_rows(grid_csv, rows, cell)
+        supported = {cell(r) for r in rows}
+        unsupported = [r for r in merge_rows(unsupported_csv, unsupported, cell) if cell(r) not in supported]
+    write_csv(grid_csv, rows, COLUMNS)
+    write_csv(unsupported_csv, unsupported, ("method", "task", "reason"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {time.time() - t0:.0f} s in all")
 
 

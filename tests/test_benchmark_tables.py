@@ -30,4 +30,14 @@ def test_merge_rows_replaces_only_rerun_keys(tmp_path):
     assert merge_rows(path, new, key) == new                      # no file yet: the new rows alone
     write_csv(path, [{"task": "sr4", "method": "cm", "psnr": "21.7"}, {"task": "sr4", "method": "v1", "psnr": "25.9"}])
     merged = merge_rows(path, new, key)
-    assert [(r["method"], r["psnr"]) for r in merged] == [("v1", "25.9"), ("cm", "22.0")]
+    assert [(r["method"], r["psnr"]) for r in merged] == [("cm", "22.0"), ("v1", "25.9")]   # in place
+    merged = merge_rows(path, [{"task": "sr4", "method": "v2", "psnr": "27.1"}] + new, key)
+    assert [(r["method"], r["psnr"]) for r in merged] == [("cm", "22.0"), ("v1", "25.9"), ("v2", "27.1")]
+
+
+def test_write_csv_with_fixed_columns_keeps_the_header_of_an_empty_table(tmp_path):
+    path = tmp_path / "u.csv"
+    assert write_csv(str(path), [], ("method", "task", "reason")) == ["method", "task", "reason"]
+    assert path.read_text().splitlines() == ["method,task,reason"]
+    with pytest.raises(ValueError, match="extra"):                # a column outside the fixed ones is an error
+        write_csv(str(path), [{"task": "hdr", "method": "ddrm", "extra": 1}], ("method", "task"))

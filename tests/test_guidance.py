@@ -78,11 +78,47 @@ def test_dpg_chunks_bound_the_batch_through_the_operator(prior, glyphs2):
 
     import dataclasses
     spied = dataclasses.replace(p, op=Spy())
-    r = SOLVERS["dpg"](spied, prior, steps=2, n_samples=100, chunk=16, generator=g())
+    r = SOLVERS["dpg"](spied, prior, steps=2, n_samples=100, chunk=16, spectral=False, generator=g())
     assert inner is None or callable(inner)
     assert torch.isfinite(r.x).all()
     mc = [n for n in seen if n]
     assert max(mc) == 16 and sum(mc) == 2 * 100         # 100 samples per step, never more than 16 at once
+    seen.clear()                                        # the row-space draw (SR×4 has an SVD view) needs no A
+    r = SOLVERS["dpg"](spied, prior, steps=2, n_samples=100, chunk=16, generator=g())
+    assert torch.isfinite(r.x).all() and not any(seen)
+
+
+def _policy_sums(task, M=2000, **kw):
+    """DPG's Σ_i (p_i − b_i) ξ_i (N = 8) for M copies of one x̂_0 and y, by the full and the row-space draw."""
+    from invlab.solvers.dpg import _rewards, _rewards_spectral
+    x, _ = invlab.glyphs(2, split="test", seed=1)
+    p = invlab.make_problem(task, x[:1].expand(M, -1, -1, -1).clone(), seed=0, **kw)
+    x0 = x[1:2].expand(M, -1, -1, -1).clone()
+    res0 = p.y - p.op(x0)
+    poisson = "rate" in kw
+    E = (res0.abs() if poisson else res0 ** 2).flatten(1).sum(1)
+    r = ((E / 1024) if poisson else (E / 1024).sqrt() / 2).clamp_min(0.05)
+    return [f(p, x0, res0, r, 8, 3, E, E.clone(), poisson, g(2)).flatten(1) for f in (_rewards, _rewards_spectral)]
+
+
+@pytest.mark.parametrize("task,kw", [("sr4", dict(sigma_y=0.0)), ("cs25", dict(sigma_y=0.0)),
+                                     ("box_inpaint", dict(noise="poisson", rate=20.0))])
+def test_dpg_row_space_draw_has_the_full_draws_distribution(task, kw):
+    full, spec = _policy_sums(task, **kw)
+    M = full.shape[0]
+    se = ((full.var(0) + spec.var(0)) / M).sqrt()
+    z = (full.mean(0) - spec.mean(0)) / se                       # per pixel, ~N(0, 1) if the means agree
+    assert 0.72 < float(z.abs().mean()) < 0.88                   # E|N(0, 1)| = 0.80
+    e_full, e_spec = (full ** 2).sum(1), (spec ** 2).sum(1)      # E‖Σ c_i ξ_i‖²: the null-space draw's share
+    assert abs(float(e_full.mean() - e_spec.mean())) < 4 * float((e_full.var() / M + e_spec.var() / M).sqrt())
+    assert not torch.equal(full, spec)                           # a different stream, not the same numbers
+
+
+def test_dpg_row_space_draw_is_exact_where_the_row_space_is_everything():
+    # per-image random masks: the union of supports is every pixel and V = I, so η is ξ, drawn in
+    # the same order, and the closed-form residuals must reproduce the operator's to rounding
+    full, spec = _policy_sums("random_inpaint", M=64, sigma_y=0.0)
+    torch.testing.assert_close(spec, full, rtol=1e-4, atol=1e-5)
 
 
 def test_dpg_solves_jpeg_without_its_gradient_and_dps_needs_straight_through(prior):
@@ -126,6 +162,10 @@ def test_bad_input_is_named_before_work(prior, glyphs2):
                       (dict(chunk=0), "chunk: must lie in")]:
         with pytest.raises(ValueError, match=match):
             SOLVERS["dpg"](p, prior, **kw)
+    with pytest.raises(ValueError, match="spectral: needs a linear operator with an SVD view; motion_blur"):
+        SOLVERS["dpg"](invlab.make_problem("motion_blur", x, sigma_y=0.05), prior, spectral=True)
+    with pytest.raises(ValueError, match="spectral: expected None"):
+        SOLVERS["dpg"](p, prior, spectral="yes")
     with pytest.raises(ValueError, match="eta: must lie in"):
         SOLVERS["ddrm"](p, prior, eta=1.5)
     with pytest.raises(TypeError, match="zeta_max: not a hyperparameter of dps"):
