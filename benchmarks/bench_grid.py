@@ -21,7 +21,6 @@ import os
 import time
 
 import torch
-from _tables import merge_rows, write_csv
 
 import invlab
 from invlab.bench import run_grid, summarize
@@ -44,6 +43,7 @@ COLUMNS = ("method", "task", "sigma_y", "images", "psnr", "ssim", "classifier_ac
 
 
 def main(argv=None):
+    from _tables import merge_rows, write_csv     # here, not at the top: notebook 09 imports this module by path
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--n", type=int, default=32)

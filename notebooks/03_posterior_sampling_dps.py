@@ -214,7 +214,7 @@ for name, row in table8.items():
 # %%
 closest = min(GMM_SETTINGS, key=lambda n: table8[n]["sw"])
 assert all(table8[n]["sw"] < table8["prior"]["sw"] for n in GMM_SETTINGS)   # everyone beats the prior
-assert closest == "dpg"                                                    # measured: DPG 3.42, DDNM 4.64
+assert closest == "dpg"                                                    # measured: DPG 3.54, DDNM 4.64
 assert table8["dpg"]["weight_tv"] < 0.5 * min(table8[n]["weight_tv"] for n in ("pigdm", "ddrm", "ddnm"))
 
 # %% [markdown]
@@ -274,13 +274,18 @@ for task in SETTINGS:
         assert scores[task][n]["psnr"] > base + 1.0, (task, n)
         assert scores[task][n]["residual"] < 3 * SIGMA_Y, (task, n)   # every solver explains y
 sr = {n: s["psnr"] for n, s in scores["sr4"].items()}
-assert sr["ddnm"] > sr["dps"] - 2 and max(sr["pigdm"], sr["ddrm"]) < sr["dps"] - 2
+print("SR×4, dB behind DPS:", {n: round(sr["dps"] - sr[n], 2) for n in ("ddnm", "pigdm", "ddrm")})
+assert sr["dps"] > sr["ddnm"] > max(sr["pigdm"], sr["ddrm"]) + 3   # DDNM the closest; ΠGDM and DDRM far behind
 box_acc = {n: s["accuracy"] for n, s in scores["box_inpaint"].items()}
 assert box_acc["dps"] > box_acc["pseudo_inverse"]
 print("box inpainting accuracy:", {n: round(a, 2) for n, a in box_acc.items()})
 
 # %% [markdown]
 # What we measured: every solver beats the pseudo-inverse in PSNR by a wide margin on both tasks.
+# On SR×4 DPS leads, DDNM trails it by 2.0 dB and ΠGDM and DDRM by about 6 dB (printed above).
+# (This notebook used to assert "DDNM within 2 dB of DPS": 1.98 dB on the machine that wrote
+# it, 2.00 dB on a later one — rounding moves DPS's 100 steps by a few hundredths of a dB, so a
+# cut that close to the measurement cannot be asserted; the ordering is what the numbers carry.)
 # Classifier accuracy on box inpainting is another matter. A 16×16 hole in a 32×32 glyph removes
 # a quarter of the digit, and the pseudo-inverse (zeros in the hole) is still read correctly
 # about half of the time. DPS beats that; see the printed row for the others — with our prior,
