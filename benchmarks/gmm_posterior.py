@@ -1,6 +1,6 @@
 """Every solver family against the exact Gaussian-mixture posterior (ALGORITHMS §8).
 
-    python benchmarks/gmm_posterior.py [--dims 8,80] [--seeds 0,1,2] [--n 1000]
+    python benchmarks/gmm_posterior.py [--dims 8,80] [--seeds 0,1,2] [--n 1000] [--solvers dpg,...]
 
 For each dimension d and problem seed: the 25-component grid mixture, a random A (1 × d, singular
 value U(0, 1)) and σ_y = U(0, 1)·s (``linear_gaussian_problem``); every solver draws ``n`` posterior
@@ -9,7 +9,7 @@ Wasserstein distance to 2000 exact posterior samples, the per-coordinate error o
 and the total-variation error of the recovered mixture weights. ``exact`` (fresh exact posterior
 samples) is the floor set by sampling noise; ``prior`` (unconditional exact samples) is the
 yardstick every solver must beat. Writes ``benchmarks/results/gmm_posterior.csv``
-and prints a Markdown table.
+and prints a Markdown table; ``--solvers`` re-runs some solvers and replaces only their rows.
 
 ``to mode`` / ``to mean``: the mean distance of a sample to the nearest posterior mode and to the
 posterior mean (per coordinate) — the yardstick for the MAP-style splitting solvers (DDiff,
