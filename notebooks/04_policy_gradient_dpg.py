@@ -308,8 +308,9 @@ assert n_rows[256][1] < 2 * n_rows[4][1]             # and N is cheap next to th
 # %% [markdown]
 # **Why N is so cheap here: the row-space draw.** The rewards see a candidate only through
 # $A\xi_i$. Where $A$ has an SVD view $A = U\,\mathrm{diag}(s)\,V^\top$ (SR, inpainting, compressed
-# sensing), split $V^\top\xi_i$ into $\eta_i$, its coordinates where $s \ne 0$ (rank $A$ of them:
-# 64 of 1024 on SR×4), and the rest, $\nu_i$. The $\nu_i$ are independent of every reward, so in
+# sensing; the Gaussian blur too, but it has full rank, so nothing is saved there), split
+# $V^\top\xi_i$ into $\eta_i$, its coordinates where $s \ne 0$ (rank $A$ of them: 64 of 1024 on
+# SR×4), and the rest, $\nu_i$. The $\nu_i$ are independent of every reward, so in
 # the estimate $\sum_i c_i\xi_i$ ($c_i = p_i - b_i$) their part $\sum_i c_i\nu_i$ is, given the
 # rewards, exactly $\mathcal N(0, \|c\|^2 I)$: one draw per image instead of $N$. For Gaussian
 # noise the residuals need no operator either:
@@ -408,8 +409,9 @@ w.interact(show_dpg, n_samples=w.IntSlider(64, 2, 1024, 2), scale=w.FloatLogSlid
 # - *Works with a non-differentiable operator*: yes — JPEG without any gradient of $A$. A
 #   straight-through DPS does as well on our glyphs (about 0.5 dB better).
 # - *Better final quality than DPS*: at equal NFE on our prior, DPG is ahead on motion blur by
-#   about 1 dB; on SR×4 the two are within the noise of the random stream. On the 8-D mixture of notebook 03 DPG is the closest to the true
-#   posterior of all the guidance methods; on the 2-D mixture above, DPS is a little closer.
+#   about 1 dB; on SR×4 the two are within the noise of the random stream. On the 8-D mixture of
+#   notebook 03 DPG is the closest to the true posterior of all the guidance methods; on the 2-D
+#   mixture above, DPS is a little closer.
 # - The paper's step scales are for 256×256 FFHQ; scaling them by $\sqrt{D}$ does not transfer
 #   here (144 vs the 20 we use): tune $s$ on your own prior.
 #
