@@ -71,7 +71,6 @@ def main(argv=None):
             rows.append(s)
             print(f"{task:16s} {method:15s} {s['psnr']:6.2f} dB  acc {s['classifier_acc']:.2f}  fd {s['fd']:8.2f}  "
                   f"NFE {s['nfe']:5.0f}  {s['seconds']:6.1f} s   [{time.time() - t0:6.0f} s]", flush=True)
-    os.makedirs(OUT, exist_ok=True)
     grid_csv, unsupported_csv = os.path.join(OUT, "grid.csv"), os.path.join(OUT, "grid_unsupported.csv")
     rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k in COLUMNS} for r in rows]
     if args.methods != ",".join(METHODS) or args.tasks != ",".join(TASKS):   # a slice: replace its cells only

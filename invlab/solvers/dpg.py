@@ -6,6 +6,7 @@ Monte-Carlo samples, plus one VJP through the network. A need not be differentia
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -66,7 +67,16 @@ def _rewards(problem, x0, res0, r, n_samples, chunk, E, Z, poisson, generator):
     return _loo_sum(s1, s0, P.view((B,) + (1,) * len(shape)), n_samples)
 
 
-def _rewards_spectral(problem, x0, res0, r, n_samples, chunk, E, Z, poisson, generator):
+def _row_space(op, like):
+    """A's SVD view, the spectral coordinates K where some image's s ≠ 0 (a superset of every
+    image's support) and s on them: fixed for a whole solver call."""
+    sv = op.svd()
+    s = sv.singular_values(like)                                    # (1 or B, D)
+    K = (s != 0).any(0).nonzero().squeeze(1)
+    return sv, K, s[:, K]
+
+
+def _rewards_spectral(problem, x0, res0, r, n_samples, chunk, E, Z, poisson, generator, row_space=None):
     """The same estimator for an operator with an SVD view A = U diag(s) Vᵀ, drawn in its row space.
 
     The rewards see ξ only through A ξ = U(s ⊙ Vᵀξ). Split Vᵀξ into η, its coordinates on the
@@ -75,12 +85,10 @@ def _rewards_spectral(problem, x0, res0, r, n_samples, chunk, E, Z, poisson, gen
     c_i the second block is exactly N(0, ‖c‖² I): one draw per image instead of N. The estimate
     has the same distribution as the full draw's (a different random stream); N·rank + D normals
     per image instead of N·D. For Gaussian noise the residuals need no operator either:
-    ‖res0 − r A ξ‖² − ‖res0‖² = r²‖s_K ⊙ η‖² − 2r ⟨s_K ⊙ (Uᵀ res0)_K, η⟩."""
-    sv = problem.op.svd()
-    s = sv.singular_values(x0)                                      # (1 or B, D)
-    K = (s != 0).any(0).nonzero().squeeze(1)                        # a superset of every image's support
-    sK = s[:, K]
-    B, D = x0.shape[0], s.shape[-1]
+    ‖res0 − r A ξ‖² − ‖res0‖² = r²‖s_K ⊙ η‖² − 2r ⟨s_K ⊙ (Uᵀ res0)_K, η⟩. ``row_space``:
+    :func:`_row_space`, computed once per call by the solver."""
+    sv, K, sK = row_space or _row_space(problem.op, x0)
+    B, D = x0.shape[0], math.prod(x0.shape[1:])
     a = sv.Ut(res0)[:, K] * sK                                      # A ξ · res0 = ⟨a, η⟩
     rr = r.view(1, B)
     s1 = x0.new_zeros(B, K.numel())
@@ -149,13 +157,14 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     if spectral and not has_svd:
         raise ValueError(f"spectral: needs a linear operator with an SVD view; {problem.op.name} has none "
                          "(leave spectral=None to pick the full draw)")
-    rewards = _rewards_spectral if (has_svd if spectral is None else spectral) else _rewards
     scale = _default_scale(problem.task, sampler) * paper_scale(problem) if scale is None else \
         check_positive("scale", scale)
     sched, y = prior.schedule, problem.y
     D = math.prod(prior.image_shape)
     grid = timesteps(prior.T, steps, "respaced" if sampler == "ddpm" else "leading").tolist()
     x = initial_noise(problem, prior, generator)
+    rewards = functools.partial(_rewards_spectral, row_space=_row_space(problem.op, x)) \
+        if (has_svd if spectral is None else spectral) else _rewards
     view = (-1,) + (1,) * len(prior.image_shape)
     Z, g_prev = None, None
     traj, losses = [], []
