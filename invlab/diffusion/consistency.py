@@ -1,7 +1,7 @@
-"""Consistency models (Song et al. 2023): one network evaluation from noise to image (notebook 06).
+"""Consistency models [CM] (Song et al., ICML 2023): one network evaluation from noise to image (notebook 06).
 
 A consistency model f(x, σ) maps any point x = x_0 + σ z of the probability-flow ODE trajectory
-(EDM scale, σ ∈ [σ_min, σ_max] = [0.002, 80]) to the trajectory's end x_0, with the boundary
+([EDM] scale, σ ∈ [σ_min, σ_max] = [0.002, 80]) to the trajectory's end x_0, with the boundary
 condition f(x, σ_min) = x built into the parameterisation:
 
     f(x, σ) = c_skip(σ) x + c_out(σ) F(x, σ),  c_skip = σ_d²/((σ−σ_min)² + σ_d²),  σ_d = 0.5.
@@ -17,7 +17,7 @@ Two parameterisations of F share this class:
   uses a small scale σ_skip = 0.005 in place of σ_d. At initialisation f is then the teacher's
   one-step Tweedie denoiser at every σ ≳ 0.02, which is where distillation starts. (With σ_d = 0.5
   the initial f would keep c_skip ≈ 20 % of the *noisy* input at σ = 1: 21 dB where Tweedie gives
-  26 on glyphs, and DCDP's consistency purifier fell 7 dB behind the Tweedie one.)
+  26 on glyphs.)
 """
 from __future__ import annotations
 
@@ -29,19 +29,11 @@ import torch
 
 from .._checks import check_int, check_tensor, randn
 from .priors import cpu_layout, unet_input
-from .schedule import VPSchedule
+from .schedule import VPSchedule, karras_sigmas
 
 __all__ = ["ConsistencyModel", "karras_sigmas", "heun_step", "load_consistency_model", "CM_CONFIG"]
 
 CM_CONFIG = "consistency.json"
-
-
-def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
-    """The N noise levels of consistency distillation, increasing: σ_i = (σ_min^{1/ρ} + (i−1)/(N−1)
-    (σ_max^{1/ρ} − σ_min^{1/ρ}))^ρ, float64."""
-    check_int("n", n, lo=2)
-    i = torch.arange(n, dtype=torch.float64) / (n - 1)
-    return (sigma_min ** (1 / rho) + i * (sigma_max ** (1 / rho) - sigma_min ** (1 / rho))) ** rho
 
 
 def heun_step(denoise, x: torch.Tensor, sigma_from: torch.Tensor, sigma_to: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """The variance-preserving schedule, time grids and ε ↔ x̂_0 ↔ score conversions (notebook 02).
 
-Conventions (ALGORITHMS §0): indices t = 0..T−1, ᾱ_t = ∏_{s≤t}(1 − β_s) in float64, ᾱ_{−1} = 1;
-x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε; Tweedie x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t; score = −ε̂/√(1−ᾱ_t).
+Conventions ([DDPM], indexed from 0): indices t = 0..T−1, ᾱ_t = ∏_{s≤t}(1 − β_s) in float64, ᾱ_{−1} = 1;
+x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε; Tweedie [Tweedie] x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t; score = −ε̂/√(1−ᾱ_t).
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 
 from .._checks import check_choice, check_int
 
-__all__ = ["VPSchedule", "timesteps", "GRIDS"]
+__all__ = ["VPSchedule", "timesteps", "GRIDS", "pairs", "karras_sigmas"]
 
-GRIDS = ("leading", "respaced", "all", "linspace")
+GRIDS = ("leading", "respaced", "all", "quad")
 
 
 class VPSchedule:
@@ -88,13 +88,16 @@ class VPSchedule:
 
 
 def timesteps(T: int, steps: int, kind: str = "leading") -> torch.Tensor:
-    """A descending grid of ``steps`` integer times in [0, T).
+    """A descending grid of ``steps`` integer times in [0, T) (fewer when a rule repeats a time).
 
-    - ``"leading"``: ``range(0, T, T//steps)`` reversed (first t = T − T/steps, e.g. 980 for 50
-      steps) — DDIM, DDRM, DDNM, RED-diff, and diffusers' default spacing;
-    - ``"respaced"``: guided-diffusion's respacing, evenly spaced and including 0 and T−1 (DPS lineage);
+    - ``"leading"``: ``range(0, T, T//steps)`` reversed (first t = T − T/steps, e.g. 990 for 100
+      steps) — DDIM, DDRM, DDNM, ΠGDM, RED-diff and diffusers' default spacing [DDIM];
+    - ``"respaced"``: guided-diffusion's respacing, evenly spaced and including 0 and T−1 (the DPS
+      lineage) [IDDPM];
     - ``"all"``: T−1, …, 0 (``steps`` must equal T);
-    - ``"linspace"``: rounded linspace from T−1 to 0 (unique).
+    - ``"quad"``: DiffPIR's quadratic skip, t_i = T − 1 − ⌊√(i T²/(steps−1))⌋ with the last
+      t = 0: 999, 899, 857, …, fine steps near t = 0 where the data step matters most [DiffPIR,
+      the ``skip_type="quad"`` of its scripts]; a time the rounding repeats is kept once.
     """
     check_choice("kind", kind, GRIDS)
     check_int("steps", steps, lo=1, hi=T)
@@ -104,9 +107,27 @@ def timesteps(T: int, steps: int, kind: str = "leading") -> torch.Tensor:
         return torch.arange(T - 1, -1, -1)
     if kind == "leading":
         return torch.arange(0, T, T // steps)[:steps].flip(0)
+    if steps == 1:
+        return torch.tensor([T - 1])
     if kind == "respaced":
-        if steps == 1:
-            return torch.tensor([T - 1])
         frac = (T - 1) / (steps - 1)
         return torch.tensor(sorted({round(i * frac) for i in range(steps)}, reverse=True))
-    return torch.linspace(T - 1, 0, steps).round().long().unique().flip(0)
+    seq = [int(v) for v in torch.linspace(0, T ** 2, steps, dtype=torch.float64).sqrt().tolist()]
+    seq[-1] = T - 1
+    return torch.tensor(list(dict.fromkeys(T - 1 - v for v in seq)))
+
+
+def pairs(grid) -> list[tuple[int, int]]:
+    """(t, s) for each step of a descending grid, s the next time and −1 after the last
+    (ᾱ_{−1} = 1: the step to s = −1 lands on the clean image)."""
+    grid = [int(t) for t in grid]
+    return list(zip(grid, grid[1:] + [-1]))
+
+
+def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
+    """EDM's n noise levels σ_i = (σ_min^{1/ρ} + i/(n−1) (σ_max^{1/ρ} − σ_min^{1/ρ}))^ρ, i = 0..n−1,
+    increasing, float64 [EDM, eq. 5] (reverse for a sampler; DAPS anneals along them, consistency
+    distillation discretises with them)."""
+    check_int("n", n, lo=2)
+    i = torch.arange(n, dtype=torch.float64) / (n - 1)
+    return (sigma_min ** (1 / rho) + i * (sigma_max ** (1 / rho) - sigma_min ** (1 / rho))) ** rho

@@ -1,4 +1,4 @@
-"""Posterior sampling by guidance: DPS and ΠGDM (ALGORITHMS §2; notebook 03).
+"""Posterior sampling by guidance: DPS [DPS, Alg. 1] and ΠGDM [ΠGDM] (notebook 03).
 
 Both add a likelihood gradient to an unconditional reverse step; both pay one network VJP per
 step. Defaults are the papers' FFHQ settings; :func:`paper_scale` converts a *normalised* step
@@ -124,10 +124,11 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
         noiseless:  g = ∇_{x_t} ⟨A⁺y − A⁺A x̂_0, x̂_0⟩           (vector detached, one VJP)
         noisy:      g = r_t² ∇_{x_t} ⟨(r_t² AAᵀ + σ_y² I)⁻¹ (y − A x̂_0), A x̂_0⟩,  r_t² = 1 − ᾱ_t
         x_s = DDIM(x̂_0, ε̂; η) + √ᾱ_s √ᾱ_t · weight · g
+    and the last step (s = −1) returns x̂_0 unguided (one NFE, no VJP).
 
     The noisy inverse is elementwise in the operator's SVD basis (masks, pooling, block CS, any
-    operator with an SVD view). The factor r_t² on the noisy form [recon] makes it reduce to the
-    noiseless form as σ_y → 0.
+    operator with an SVD view). The factor r_t² on the noisy form (the project's choice) makes it
+    reduce to the noiseless form as σ_y → 0.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
     check_positive("weight", weight)
@@ -146,6 +147,12 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
     sv = op.svd() if noisy else None
     for i, t in enumerate(grid):
         s = grid[i + 1] if i + 1 < len(grid) else -1
+        if s < 0:                                     # the last step returns x̂_0: no guidance, no VJP
+            with torch.no_grad():
+                x = prior.eps_and_x0(x.detach(), t, clamp)[1]
+            if callback is not None:
+                callback(i, t, x, x)
+            break
         x = x.detach().requires_grad_(True)
         with torch.enable_grad():
             eps, x0 = prior.eps_and_x0(x, t, clamp)
@@ -160,11 +167,8 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
                 (g,) = torch.autograd.grad((m * x0).sum(), x)
         with torch.no_grad():
             x0, eps = x0.detach(), eps.detach()
-            if s < 0:
-                x = x0
-            else:
-                z = randn(x.shape, generator, like=x) if eta > 0 else None
-                x = ddim_step(sched, x0, eps, t, s, eta, z) + (sched.ab(s, x) * sched.ab(t, x)).sqrt() * weight * g
+            z = randn(x.shape, generator, like=x) if eta > 0 else None
+            x = ddim_step(sched, x0, eps, t, s, eta, z) + (sched.ab(s, x) * sched.ab(t, x)).sqrt() * weight * g
         if callback is not None:
             callback(i, t, x, x0)
     return x

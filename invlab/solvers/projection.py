@@ -1,4 +1,4 @@
-"""Spectral projection solvers: DDRM and DDNM / DDNM+ (ALGORITHMS §2; notebook 03).
+"""Spectral projection solvers: [DDRM] and [DDNM] / DDNM+ (notebook 03).
 
 Both need the operator's SVD view (:meth:`~invlab.operators.LinearOperator.svd`): they treat
 each spectral coordinate of x separately — observed ones (s_i > 0) are pulled to the data,
@@ -9,11 +9,11 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_fraction, check_int, randn
-from ..diffusion import ddim_step, timesteps
+from ..diffusion.schedule import pairs, timesteps
 from .base import initial_noise, solver
 from .guidance import likelihood_of
 
-__all__ = ["ddrm", "ddnm"]
+__all__ = ["ddrm", "ddnm", "ddnm_weights"]
 
 
 def _svd_or_raise(problem, method: str):
@@ -43,7 +43,8 @@ def ddrm(problem, prior, *, steps: int = 20, eta: float = 0.85, eta_b: float = 1
     ȳ = Σ⁻¹Uᵀy, going from σ_t to the next level σ (leading grid, 20 steps, η = 0.85, η_b = 1):
       unobserved (s_i = 0):      x̄_i = x̄_0,i + √(1−η²) σ ε̄_i + η σ z
       observed, s_i σ < σ_y:     x̄_i = x̄_0,i + √(1−η²) σ (ȳ_i − x̄_0,i)/(σ_y/s_i) + η σ z
-      observed, s_i σ ≥ σ_y:     x̄_i = η_b ȳ_i + (1−η_b) x̄_0,i + √(σ² − σ_y² η_b²/s_i²) z
+      observed, s_i σ > σ_y:     x̄_i = η_b ȳ_i + (1−η_b) x̄_0,i + √(σ² − σ_y² η_b²/s_i²) z
+    (s_i σ = σ_y takes the unobserved rule)
     where ε̄ = (x̄_t − x̄_0)/σ_t. The last step (σ = 0) returns the estimate.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
@@ -64,13 +65,15 @@ def ddrm(problem, prior, *, steps: int = 20, eta: float = 0.85, eta_b: float = 1
         free = x0bar + (1 - eta ** 2) ** 0.5 * sig * epsbar + eta * sig * z
         weak = x0bar + (1 - eta ** 2) ** 0.5 * sig * (ybar - x0bar) * s / max(sy, 1e-12) + eta * sig * z
         strong = eta_b * ybar + (1 - eta_b) * x0bar + (sig ** 2 - (sy_over_s * eta_b) ** 2).clamp_min(0).sqrt() * z
-        return torch.where(~obs, free, torch.where(s * sig < sy, weak, strong))
+        # strict tests both ways: where s_i σ = σ_y (e.g. σ = σ_y = 0 at the last step) the
+        # coordinate takes the unobserved rule, as in the authors' code
+        return torch.where(obs & (s * sig > sy), strong, torch.where(obs & (s * sig < sy), weak, free))
 
     # initialisation at the first level: the data where they dominate the noise, pure noise elsewhere
     sig0 = sigma(grid[0])
     z0 = randn(ybar.shape, generator, like=ybar)
     init_strong = ybar + (sig0 ** 2 - sy_over_s ** 2).clamp_min(0).sqrt() * z0
-    xbar = torch.where(obs & (s * sig0 >= sy), init_strong, sig0 * z0)
+    xbar = torch.where(obs & (s * sig0 > sy), init_strong, sig0 * z0)
     x = sv.V(xbar) * sched.ab(grid[0], y).sqrt()
     with torch.no_grad():
         for i, t in enumerate(grid):
@@ -87,58 +90,56 @@ def ddrm(problem, prior, *, steps: int = 20, eta: float = 0.85, eta_b: float = 1
     return x
 
 
-@solver
-def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = True, generator=None, callback=None):
-    """Denoising Diffusion Null-space Model (Wang et al. 2023); DDNM+ when σ_y > 0.
+def ddnm_weights(s, obs, sigma_y: float, a: float, sig: float, eta: float):
+    """Per spectral coordinate, DDNM+'s correction weight λ_i and the weights of fresh noise and of
+    ε̂ in the step to the next time (a = √ᾱ_s, sig = √(1−ᾱ_s)) [DDNM, eq. 17 and App. C; the
+    ``Lambda`` and ``Lambda_noise`` of the authors' code]. With t_i = a σ_y/s_i:
 
-    Leading DDIM grid (100 steps, η = 0.85). Noiseless: the range–null-space correction
-        x̂_0 ← x̂_0 − A⁺(A x̂_0 − y)
-    then the DDIM step. Noisy (DDNM+), per spectral coordinate with singular value s_i, next
-    level σ_s = √(1−ᾱ_s):
-        λ_i = 1 if σ_s ≥ √ᾱ_s σ_y/s_i else s_i σ_s √(1−η²)/(√ᾱ_s σ_y)
-        x̂_0 ← x̂_0 − V(λ ⊙ (x̄_0 − ȳ)) on observed coordinates,
-    and the noise is re-balanced so each coordinate's total variance stays 1−ᾱ_s: the correction
-    injects (√ᾱ_s λ_i σ_y/s_i)² of y's noise, and the DDIM noise fills the rest (deterministic
-    share first, fresh noise for the remainder). Time-travel (RePaint jumps) is not used.
+        unobserved, or σ_y = 0:  λ = 1,  fresh η sig,  ε̂ √(1−η²) sig
+        sig < t_i:               λ = s_i sig √(1−η²)/(a σ_y),  fresh η sig,  no ε̂
+        sig > t_i:               λ = 1,  fresh √(sig² − t_i²),  no ε̂
+
+    so each observed coordinate's total variance, y's noise included, is sig²."""
+    lam, fresh = torch.ones_like(s), torch.full_like(s, eta * sig)
+    epsw = torch.full_like(s, (1 - eta ** 2) ** 0.5 * sig)
+    if sigma_y == 0:
+        return lam, fresh, epsw
+    thr = torch.where(obs, a * sigma_y / torch.where(obs, s, torch.ones_like(s)), torch.zeros_like(s))
+    low, high = obs & (sig < thr), obs & (sig > thr)
+    lam = torch.where(low, s * sig * (1 - eta ** 2) ** 0.5 / (a * sigma_y), lam)
+    fresh = torch.where(high, (sig ** 2 - thr ** 2).clamp_min(0).sqrt(), fresh)
+    return lam, fresh, torch.where(low | high, torch.zeros_like(s), epsw)
+
+
+@solver
+def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = False, generator=None, callback=None):
+    """Denoising Diffusion Null-space Model [DDNM, Alg. 1]; DDNM+ when σ_y > 0 [DDNM, eq. 17-19].
+
+    Leading DDIM grid (100 steps, η = 0.85), ᾱ_{−1} = 1, x̂_0 not clamped (``clamp=True`` gives a
+    clamped variant). For t → s, in the operator's spectral coordinates (x̄ = Vᵀx, ȳ = Σ⁺Uᵀy):
+
+        x̂_0 ← x̂_0 − V(λ ⊙ (x̄_0 − ȳ) on observed coordinates)     (noiseless: λ = 1, x̂_0 − A⁺(A x̂_0 − y))
+        x_s = √ᾱ_s x̂_0 + V(fresh ⊙ z̄ + w ⊙ ε̄)
+
+    with λ, fresh and w from :func:`ddnm_weights`. Noiseless DDNM's η is the fresh-noise share
+    of √(1−ᾱ_s), not DDIM's σ(η). At the last step (s = −1) the output is the corrected x̂_0
+    (noiseless) or x̂_0 itself (noisy: λ = 0 there). Time-travel ([RePaint]'s jumps) is not used.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
     check_fraction("eta", eta, closed_hi=True)
     sv = _svd_or_raise(problem, "DDNM")
     sched, y = prior.schedule, problem.y
-    sy = problem.sigma_y
-    s, obs, s_safe, ybar = _spectral_data(sv, y)
-    grid = timesteps(prior.T, steps, "leading").tolist()
+    s, obs, _, ybar = _spectral_data(sv, y)
     x = initial_noise(problem, prior, generator)
     with torch.no_grad():
-        for i, t in enumerate(grid):
-            nxt = grid[i + 1] if i + 1 < len(grid) else -1
+        for i, (t, nxt) in enumerate(pairs(timesteps(prior.T, steps, "leading"))):
             eps, x0 = prior.eps_and_x0(x, t, clamp)
             a_s = float(sched.ab(nxt))
+            lam, fresh, w = ddnm_weights(s, obs, problem.sigma_y, a_s ** 0.5, (1 - a_s) ** 0.5, eta)
             x0bar = sv.Vt(x0)
-            if sy == 0:
-                lam = obs.to(x0bar.dtype)
-            else:
-                sig_s = (1 - a_s) ** 0.5
-                lam = torch.where(sig_s >= a_s ** 0.5 * sy / s_safe, torch.ones_like(s),
-                                  s * sig_s * (1 - eta ** 2) ** 0.5 / (a_s ** 0.5 * sy))
-                lam = torch.where(obs, lam, torch.zeros_like(s))
-            x0c_bar = x0bar - lam * (x0bar - ybar)
-            x0c = sv.V(x0c_bar)
-            if nxt < 0:
-                x = x0c
-            elif sy == 0:
-                z = randn(x.shape, generator, like=x) if eta > 0 else None
-                x = ddim_step(sched, x0c, eps, t, nxt, eta, z)
-            else:
-                total = 1 - a_s
-                injected = torch.where(obs, a_s * (lam * sy / s_safe) ** 2, torch.zeros_like(s))
-                rest = (total - injected).clamp_min(0)
-                # the injected y-noise takes the place of the deterministic ε̂ share first
-                det = (total * (1 - eta ** 2) - injected).clamp_min(0)
-                epsbar = sv.Vt(eps)
-                zbar = randn(epsbar.shape, generator, like=epsbar)
-                noise_bar = det.sqrt() * epsbar + (rest - det).sqrt() * zbar
-                x = a_s ** 0.5 * x0c + sv.V(noise_bar)
+            x0c = sv.V(x0bar - torch.where(obs, lam * (x0bar - ybar), torch.zeros_like(x0bar)))
+            noise = sv.V(fresh * randn(x0bar.shape, generator, like=x0bar) + w * sv.Vt(eps)) if nxt >= 0 else 0
+            x = a_s ** 0.5 * x0c + noise
             if callback is not None:
                 callback(i, t, x, x0)
     return x

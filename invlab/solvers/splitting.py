@@ -1,5 +1,5 @@
-"""Variable splitting: DDiff — dual ascent diffusion — and its ablations (seed 002;
-ALGORITHMS §3; notebook 05).
+"""Variable splitting: DDiff — dual ascent diffusion [DDiff] — and its ablations, plug-and-play
+ADMM [PnP] [ADMM] and DiffPIR [DiffPIR] (notebook 05).
 
 MAP by ADMM on min_x f(x) + g(z) s.t. x = z, one ADMM iteration per diffusion step, no network
 backprop. The four updates of one step are the helpers below; ``variant`` switches the dual and
@@ -11,12 +11,12 @@ import math
 
 import torch
 
-from .._checks import randn, check_choice, check_int, check_positive
+from .._checks import randn, check_choice, check_fraction, check_int, check_positive
 from ..diffusion import timesteps
 from .base import initial_noise, Result, solver
 from .guidance import likelihood_of, paper_scale
 
-__all__ = ["ddiff", "DDIFF_VARIANTS", "pnp_admm", "diffpir", "data_prox", "diffusion_denoiser", "quad_grid"]
+__all__ = ["ddiff", "DDIFF_VARIANTS", "pnp_admm", "diffpir", "data_prox"]
 
 DDIFF_VARIANTS = ("ddiff", "hqs", "pnp_admm", "pnp_hqs")
 
@@ -63,7 +63,7 @@ def renoise(sched, x_t, x, u, t, s, rule, noise):
 def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: float | None = None,
           t_gamma: int = 90, a: float = 3.3, b: float = 0.1, t0: int | None = None, renoise_rule: str | None = None,
           hqs_step: float | None = None, generator=None, callback=None):
-    """DDiff (dual ascent diffusion), the algorithm box of ALGORITHMS §3. From x_T ~ N(0, I), u = 0,
+    """DDiff (dual ascent diffusion), [DDiff, Alg. 1]. From x_T ~ N(0, I), u = 0,
     for t on the grid (all 1000 steps by default; fewer on the respaced grid):
 
     1. z = clamp(x̂_0(x_t))                                   (z-update, Tweedie)
@@ -72,10 +72,11 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
        fresh noise only while t > t_0
     4. u ← u + x − z                                          (dual ascent; step 3 used the old u)
 
-    Output: x + u of the last iteration, with the u that step 3 used (not clamped). Variants (paper Table 2):
+    Output: x + u of the last iteration, with the u that step 3 used (not clamped). Variants ([DDiff, Table 2]):
     ``"hqs"`` — no dual, fixed normalised step ``hqs_step`` (90 on FFHQ, scaled), DDPM-type noise;
     ``"pnp_admm"`` / ``"pnp_hqs"`` — no re-noising: the next iterate is √ᾱ_s(x + u) (resp. √ᾱ_s x),
-    i.e. the diffusion model used as a one-step denoiser at a decreasing level [recon].
+    i.e. the diffusion model used as a one-step denoiser at a decreasing level (the paper names
+    these variants; this reading of them is the project's).
     γ_0 defaults to the paper's FFHQ value for the task times √(D_ours/D_paper).
     """
     check_int("steps", steps, lo=1, hi=prior.T)
@@ -151,22 +152,16 @@ def data_prox(problem, v, gamma, cg_iters: int = 50, method: str = "auto"):
                               dims=v.ndim - 1)
 
 
-def diffusion_denoiser(prior, v, sigma: float):
-    """The diffusion model as a Gaussian denoiser at level σ (VE units): the t with
-    √((1−ᾱ_t)/ᾱ_t) ≈ σ, input √ᾱ_t·v, output Tweedie's x̂_0."""
-    t = prior.schedule.t_for_sigma(sigma)
-    return prior.x0(prior.schedule.ab(t, v).sqrt() * v, t)
-
-
 @solver
 def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 / 255, sigma_min: float | None = None,
              lam: float = 0.23, prox: str = "auto", generator=None, callback=None):
-    """Plug-and-play ADMM with the diffusion model as denoiser (ALGORITHMS §3):
+    """Plug-and-play ADMM [PnP] [ADMM] with the diffusion model as denoiser:
 
         u ← prox_{γ_k f}(x − z),  x ← D_{σ_k}(u + z),  z ← z + (u − x)
 
     σ_k log-spaced from ``sigma_max`` (49/255 in [0,1] units) down to ``sigma_min`` (σ_y, at
-    least 0.01); the penalty follows DPIR, γ_k = σ_k²/(λ σ_y²) [recon: ALGORITHMS fixes no γ].
+    least 0.01); the penalty follows [DPIR], γ_k = σ_k²/(λ σ_y²) (the project's choice: no paper fixes γ for
+    this variant).
     The prox is closed-form for masks, pooling, separable and FFT blurs and block CS, else CG
     (``prox``: "auto", "closed_form" — an error when there is none — or "cg").
     """
@@ -185,58 +180,47 @@ def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 
     with torch.no_grad():
         for k, sk in enumerate(sigmas):
             u = data_prox(problem, x - z, sk ** 2 / (lam * sy2), method=prox)
-            x = diffusion_denoiser(prior, u + z, sk)
+            x = prior.denoise(u + z, sk)
             z = z + (u - x)
             if callback is not None:
                 callback(k, prior.schedule.t_for_sigma(sk), u, x)
     return x
 
 
-def quad_grid(T: int, steps: int) -> list[int]:
-    """DiffPIR's "quad" grid: t_i = √(linspace(0, T², steps)), last at T − 1, descending."""
-    seq = [int(v) for v in torch.linspace(0, T ** 2, steps, dtype=torch.float64).sqrt().tolist()]
-    seq[-1] = T - 1
-    return sorted(set(seq), reverse=True)
-
-
 @solver
 def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = None, zeta: float | None = None,
             prox: str = "auto", generator=None, callback=None):
-    """DiffPIR (Zhu et al. 2023), ALGORITHMS §3. With σ̄_t = √(1−ᾱ_t)/√ᾱ_t and
-    ρ_t = λ σ_n²/σ̄_t² (σ_n = σ_y/2: DiffPIR's σ is in [0, 1] units; floored at 1e-3):
+    """DiffPIR [DiffPIR, Alg. 1]. With σ̄_t = √(1−ᾱ_t)/√ᾱ_t and ρ_t = λ σ_n²/σ̄_t² (σ_n = σ_y/2:
+    DiffPIR's σ is in [0, 1] image units; floored at 1e-3), for each step t → s of the quadratic
+    grid 999, 899, 857, …, 5, 0 (fine steps near t = 0):
 
-        x_0 = clamp(x̂_0(x_t));  x̂ = argmin_z ‖y − Az‖² + ρ_t ‖z − x_0‖²  (closed form / CG)
-        ε̂ = (x_t − √ᾱ_t x̂)/√(1−ᾱ_t);  x_{t−1} = √ᾱ_{t−1} x̂ + √(1−ᾱ_{t−1})(√(1−ζ) ε̂ + √ζ z)
+        x_0 = clamp(x̂_0(x_t)) (image priors);  x̂ = argmin_z ‖y − Az‖² + ρ_t ‖z − x_0‖²  (closed form / CG)
+        ε̂ = (x_t − √ᾱ_t x̂)/√(1−ᾱ_t);  x_s = √ᾱ_s x̂ + √(1−ᾱ_s)(√(1−ζ) ε̂ + √ζ z)
 
-    on the "quad" grid. Defaults: 100 steps, λ = 1, ζ = 0.2 (deblur, SR); 20 steps, ζ = 1
-    (inpainting).
+    The output is the iterate at the grid's last time t = 0 (its noise level is √(1−ᾱ_0) = 0.01):
+    the authors' scripts also run the denoiser there and discard it, a call skipped here.
+    Defaults: 100 steps, λ = 1, ζ = 0.1 (deblur, SR: the value in the authors' scripts); 20 steps,
+    ζ = 1 (inpainting) [DiffPIR, Sec. 5].
     """
     inpaint = "inpaint" in problem.task
-    steps = (20 if inpaint else 100) if steps is None else check_int("steps", steps, lo=1, hi=prior.T)
+    steps = (20 if inpaint else 100) if steps is None else check_int("steps", steps, lo=2, hi=prior.T)
     lam = 1.0 if lam is None else check_positive("lam", lam)
-    zeta = (1.0 if inpaint else 0.2) if zeta is None else zeta
-    if not 0 <= zeta <= 1:
-        raise ValueError(f"zeta: must lie in [0, 1], got {zeta}")
+    zeta = (1.0 if inpaint else 0.1) if zeta is None else check_fraction("zeta", zeta, closed_hi=True)
     likelihood_of(problem, "gaussian", "DiffPIR")
     check_prox(problem, prox)
-    sched, _y = prior.schedule, problem.y
+    sched = prior.schedule
     sigma_n = max(problem.sigma_y / 2, 1e-3)
-    grid = quad_grid(prior.T, steps)
+    grid = timesteps(prior.T, steps, "quad").tolist()
     x_t = initial_noise(problem, prior, generator)
     with torch.no_grad():
-        for i, t in enumerate(grid):
-            s = grid[i + 1] if i + 1 < len(grid) else -1
-            x0 = prior.x0(x_t, t)
+        for i, (t, s) in enumerate(zip(grid[:-1], grid[1:])):
+            x0 = prior.x0(x_t, t)                                   # clamped for image priors
             rho = lam * sigma_n ** 2 / float(sched.sigma_ve(t)) ** 2
-            # ‖y − Az‖² + ρ‖z − x0‖²  ⇔  ½‖Az − y‖² + ‖z − x0‖²/(2γ) with γ = 1/ρ
-            xh = data_prox(problem, x0, 1.0 / rho, method=prox)
-            if s < 0:
-                x_t = xh
-            else:
-                a_t, a_s = sched.ab(t, xh), sched.ab(s, xh)
-                eps = (x_t - a_t.sqrt() * xh) / (1 - a_t).sqrt()
-                z = randn(xh.shape, generator, like=xh)
-                x_t = a_s.sqrt() * xh + (1 - a_s).sqrt() * ((1 - zeta) ** 0.5 * eps + zeta ** 0.5 * z)
+            xh = data_prox(problem, x0, 1.0 / rho, method=prox)   # ½‖Az − y‖² + ρ/2 ‖z − x0‖²
+            eps = sched.eps_from_x0(x_t, xh, t)
+            z = randn(xh.shape, generator, like=xh)
+            a_s = sched.ab(s, xh)
+            x_t = a_s.sqrt() * xh + (1 - a_s).sqrt() * ((1 - zeta) ** 0.5 * eps + zeta ** 0.5 * z)
             if callback is not None:
                 callback(i, t, x_t, x0)
     return x_t
