@@ -1,4 +1,4 @@
-"""DDC against DPS-1000 and DDNM in one run (issue: learned data consistency; notebook 07).
+"""DDC against DPS-1000 and DDNM in one run (notebook 07).
 
     python benchmarks/bench_ddc.py [--threads N] [--only METHOD ...]
 

@@ -1,4 +1,4 @@
-"""Latent solvers on the shipped latent prior (issue: latent diffusion; notebook 06b).
+"""Latent solvers on the shipped latent prior (notebook 06b).
 
     python benchmarks/bench_latent.py [--n 16] [--threads 2]
 
@@ -14,7 +14,7 @@
 
 Step counts: the guided baselines run at the papers' step counts scaled to what a CPU affords
 (``--guided-steps``, default 250 for all three; each method's step size is rescaled by T/steps as
-in its docstring). Every DCDP row uses the defaults of ALGORITHMS §4 (SR: K = 10 rounds, τ = 100;
+in its docstring). Every DCDP row uses [DCDP]'s super-resolution defaults (K = 10 rounds, τ = 100;
 ``--sr-rounds`` changes K for all three DCDP rows alike).
 """
 from __future__ import annotations

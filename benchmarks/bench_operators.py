@@ -2,7 +2,7 @@
 
     python benchmarks/bench_operators.py [--repeats 50]
 
-Targets (issue: foundation): (16, 1, 32, 32) ≤ 5 ms and (1, 3, 256, 256) ≤ 50 ms per call on CPU.
+Targets: (16, 1, 32, 32) ≤ 5 ms and (1, 3, 256, 256) ≤ 50 ms per call on CPU.
 Prints a Markdown table; construction time (masks, kernels, SVDs) is excluded.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DCDP against DPS in one run, and DCDP's purifiers (issue: diffusion purification; notebook 06).
+"""DCDP against DPS in one run, and DCDP's purifiers (notebook 06).
 
     python benchmarks/bench_purification.py [--threads N]
 

@@ -1,4 +1,4 @@
-"""The HRDIS β sweep on three tasks (issue: hybrid regularisation; notebook 08).
+"""The HRDIS β sweep on three tasks (notebook 08).
 
     python benchmarks/bench_regularization.py [--threads N]
 

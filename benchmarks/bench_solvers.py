@@ -1,4 +1,4 @@
-"""Solver overhead and batching (issue: guidance solvers).
+"""Solver overhead and batching (notebooks 03–04).
 
     python benchmarks/bench_solvers.py [--steps 20] [--methods dps,pigdm,ddrm,ddnm,dpg]
 

@@ -1,4 +1,4 @@
-"""DDiff and DAPS cost, and DDiff's NFE ablation (issue: variable splitting).
+"""DDiff and DAPS cost, and DDiff's NFE ablation (notebook 05).
 
     python benchmarks/bench_splitting.py [--skip-ablation]
 

@@ -1,9 +1,9 @@
-"""Quality gate of the shipped consistency model ``glyphs32-cm`` (issue: diffusion purification).
+"""Quality of the shipped consistency model ``glyphs32-cm`` against its thresholds (notebook 06).
 
     python benchmarks/eval_consistency.py [--n 1000] [--out invlab/weights/glyphs32-cm/eval.json]
 
 On ``n`` one-step samples f(80 z, 80) (seed 0): the share the glyph classifier reads with
-max-probability ≥ 0.9 (gate: ≥ 70 %), the class histogram, and the Fréchet distance to test
+max-probability ≥ 0.9 (threshold: ≥ 70 %), the class histogram, and the Fréchet distance to test
 glyphs; the same for the multistep sampler with two (σ = 80, then 2.0) and three (80, 5.0, 1.0)
 passes, and for the parent's DDIM with 3 steps (as many passes: what distillation buys); seconds
 per 64 one-step samples. The parent's DDIM-50 figures and the train-subset reference are not

@@ -1,11 +1,11 @@
-"""Quality gates of the shipped latent prior ``glyphs32-latent`` (issue: latent diffusion).
+"""Quality thresholds of the shipped latent prior ``glyphs32-latent`` (notebook 06b).
 
     python benchmarks/eval_latent.py [--n 1000] [--steps 50]
 
 Measures
-- autoencoder reconstruction PSNR x ↔ D(E(x)) on ``--n`` test glyphs (gate: mean ≥ 25 dB);
+- autoencoder reconstruction PSNR x ↔ D(E(x)) on ``--n`` test glyphs (threshold: mean ≥ 25 dB);
 - the share of ``--n`` decoded DDIM-``steps`` samples (η = 0, seed 0) that the glyph classifier
-  reads with max-probability ≥ 0.9 (gate: ≥ 75 %), their class histogram, and the same share for
+  reads with max-probability ≥ 0.9 (threshold: ≥ 75 %), their class histogram, and the same share for
   the pixel prior ``glyphs32`` for comparison;
 - the wall time of DDIM-50 + decoding for 64 glyphs (median of 3).
 Prints a JSON record and writes it to ``invlab/weights/glyphs32-latent/eval.json`` (``--out``).

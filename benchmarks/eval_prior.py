@@ -1,12 +1,12 @@
-"""Quality gates and speed of the shipped glyphs32 prior (issue: diffusion core).
+"""Quality thresholds and speed of the shipped glyphs32 prior (notebook 02).
 
     python benchmarks/eval_prior.py [--n 1000] [--steps 50]
 
 Measures, on DDIM-``steps`` samples (η = 0, seed 0):
-- share of samples the classifier reads with max-probability ≥ 0.9 (gate: ≥ 85 %);
-- class histogram (gate: every digit between 5 % and 15 %);
+- share of samples the classifier reads with max-probability ≥ 0.9 (threshold: ≥ 85 %);
+- class histogram (threshold: every digit between 5 % and 15 %);
 - Fréchet distance (classifier features) samples↔test vs a train subset of the same size↔test
-  (gate: ratio ≤ 3);
+  (threshold: ratio ≤ 3);
 - wall time of DDIM-50 for 64 glyphs (target ≤ 5 s on 2 CPU cores), median of 3, with the network
   in float32 (default) and in bfloat16 (``load_prior("glyphs32", dtype=torch.bfloat16)``), plus
   the confident share of 256 bf16 samples to show the precision costs nothing;

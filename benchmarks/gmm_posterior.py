@@ -1,4 +1,4 @@
-"""Every solver family against the exact Gaussian-mixture posterior (ALGORITHMS §8).
+"""Every solver family against the exact Gaussian-mixture posterior (the benchmark of [MCGdiff]).
 
     python benchmarks/gmm_posterior.py [--dims 8,80] [--seeds 0,1,2] [--n 1000] [--solvers dpg,...]
 

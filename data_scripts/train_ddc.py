@@ -1,4 +1,4 @@
-"""Train the DDC networks (learned data consistency, seed 001; ALGORITHMS §5; notebook 07).
+"""Train the DDC networks (learned data consistency, [DDC, Alg. 2]; notebook 07).
 
 The frozen ``glyphs32`` prior supplies x̂_0; a small UNet Δ_φ(x̂_0, ỹ, t) learns the correction.
 Per step: one task drawn from the task set (seeded), σ_y ~ U[0, 0.1], t ~ U{0..999}, and the loss

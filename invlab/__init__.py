@@ -15,3 +15,4 @@ from .diffusion import load_prior  # noqa: F401
 from .problems import TASKS, InverseProblem, make_operator, make_problem, task_defaults  # noqa: F401
 from ._notebook import setup_notebook  # noqa: F401
 from .solvers import SOLVERS, Result  # noqa: F401
+from .stats import PairedDifference, paired_difference  # noqa: F401

@@ -1,4 +1,4 @@
-"""Learned data consistency — the DDC network Δ_φ (seed 001; ALGORITHMS §5; notebook 07).
+"""Learned data consistency — the DDC network Δ_φ of [DDC] (notebook 07).
 
 Guidance (DPS), projection (DDNM) and decoupled methods (DDS, DCDP) all end a step with the same
 move: take the denoiser's estimate x̂_0 and subtract a correction that pulls it toward the data,
@@ -55,7 +55,7 @@ def ddc_unet_config(width: int = 16) -> dict:
 
 def measurement_image(problem) -> torch.Tensor:
     """ỹ: the measurement brought to image size, the same map in training and sampling
-    (ALGORITHMS §5): super-resolution by pixel replication, every other task's y as it is (masks
+    (as in [DDC]'s code): super-resolution by pixel replication, every other task's y as it is (masks
     leave 0 in the holes; blurs, JPEG and denoising already live on the image grid)."""
     y, shape = problem.y, tuple(problem.op.input_shape)
     if tuple(y.shape[1:]) == shape:
@@ -130,7 +130,7 @@ class DDCNetwork:
 
 
 def kl_to_forward_marginal(x_prev: torch.Tensor, x0: torch.Tensor, a_prev: torch.Tensor) -> torch.Tensor:
-    """The DDC KL term per sample (ALGORITHMS §5, as the authors' code computes it):
+    """The KL term of [DDC, eq. 12] per sample, as the authors' code computes it:
     R = x_{t−1} − √ᾱ_{t−1} x_0 should be N(0, (1−ᾱ_{t−1}) I) if x_{t−1} followed the forward
     marginal q(x_{t−1}|x_0); with m, v the mean and variance of R over its pixels,
     KL = ½[−log v + log(1−ᾱ_{t−1}) + (v + m²)/(1−ᾱ_{t−1}) − 1]. ``a_prev`` = ᾱ_{t−1} < 1 per sample."""
@@ -150,7 +150,7 @@ def task_problem(task: str, x0: torch.Tensor, sigma_y: float, generator: torch.G
 
 def ddc_loss(network: DDCNetwork, prior, x0: torch.Tensor, task: str, sigma_y: float, generator: torch.Generator,
              *, weights=(1.0, 0.1, 1e-3), lpips_fn=None, t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """One batch of the DDC objective (ALGORITHMS §5): y = A(x_0) + σ_y n for ``task``; t ~ U{0..T−1};
+    """One batch of the DDC objective ([DDC, eq. 12; Alg. 2]): y = A(x_0) + σ_y n for ``task``; t ~ U{0..T−1};
     x_t; x̂_0 from the frozen ``prior`` (unclamped); x̂_{0,y} = x̂_0 − Δ_φ(x̂_0, ỹ, t);
 
         loss = λ1 MSE(x̂_{0,y}, x_0) + λ2 LPIPS(x̂_{0,y}, x_0) + λ3 KL,

@@ -1,6 +1,6 @@
 """Training loops the ``data_scripts/`` call: seeded, checkpointed, resumable.
 
-A session may be stopped at any moment, so every loop here
+A training run may be stopped at any moment, so every loop here
 
 * draws its data and noise from generators seeded by ``(seed, step)``: a resumed run sees
   exactly the batches an uninterrupted run would have seen;
@@ -32,7 +32,7 @@ def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
 
 
 def linear_alpha_bar(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """ᾱ_t of the papers' linear schedule, float64 (ALGORITHMS §0)."""
+    """ᾱ_t of the papers' linear schedule (β from 1e-4 to 0.02 over T = 1000, as in [DDPM]), float64."""
     betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
     return torch.cumprod(1 - betas, 0)
 
@@ -255,7 +255,7 @@ def train_ddc(network, prior, data_fn: Callable[[int, int], torch.Tensor], *, st
               lr: float, ckpt_path: str, log_path: str, seed: int = 0, sigma_max: float = 0.1, lpips_fn=None,
               ema_decay: float = 0.999, warmup: int = 200, save_every: int = 250, log_every: int = 50,
               time_budget_s: float = math.inf, on_save: Callable[[TrainState], None] | None = None) -> TrainState:
-    """Train a DDC network (seed 001, ALGORITHMS §5) against a frozen ``prior``, resuming from
+    """Train a DDC network ([DDC, Alg. 2]) against a frozen ``prior``, resuming from
     ``ckpt_path``. Per step (all draws from the step's generator): a task from ``network.tasks``,
     σ_y ~ U[0, ``sigma_max``], the batch ``data_fn(step, batch_size)``, and the loss of
     :func:`invlab.ddc.ddc_loss` (MSE + LPIPS when ``lpips_fn`` is given + KL). Every term is logged.

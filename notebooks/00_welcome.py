@@ -110,6 +110,11 @@ show_images(imgs, titles, ncols=4, size=1.5);
 # - `make test` re-runs every notebook as a test; `make course` renders the whole course to HTML.
 #
 # ## Further reading
-# - Chung et al., *Diffusion Posterior Sampling for General Noisy Inverse Problems* (ICLR 2023).
-# - Daras et al., *A Survey on Diffusion Models for Inverse Problems* (2024).
-# - The five papers this course implements are listed in notebooks 04–08.
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [Survey] Daras et al., *A Survey on Diffusion Models for Inverse Problems* (arXiv 2024) — the map
+#   of the field.
+# - [DPS] Chung et al., *Diffusion Posterior Sampling for General Noisy Inverse Problems* (ICLR 2023),
+#   Algorithm 1 — the method most of the course measures itself against.
+# - The five papers the course implements: [DPG] (notebook 04), [DDiff] (05), [DCDP] (06, 06b),
+#   [DDC] (07) and [HRDIS] (08).

@@ -368,6 +368,12 @@ w.interact(explore, task=task_w, value=value_w,
 # 4. Poisson noise at `rate=0.05`: how does the pseudo-inverse's error change with brightness?
 #
 # ## Further reading
-# - Hansen, *Discrete Inverse Problems: Insight and Algorithms* (SIAM 2010) — SVD and regularisation.
-# - Kawar et al., *Denoising Diffusion Restoration Models* (2022) — the SVD view used by spectral solvers.
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [Hansen] Hansen, *Discrete Inverse Problems: Insight and Algorithms* (SIAM 2010) — SVD and
+#   regularisation.
+# - [DDRM] Kawar et al., *Denoising Diffusion Restoration Models* (NeurIPS 2022) — the SVD view used
+#   by spectral solvers.
+# - [DPS] and [DAPS] define the benchmark operators (box inpainting, motion and Gaussian blur, phase
+#   retrieval); [Palette] the free-form masks.
 # - Next: **02 · diffusion priors** — the prior that fills the null space.

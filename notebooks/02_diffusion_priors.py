@@ -62,7 +62,7 @@ show_images([f[0] for f in frames], [f"t={t}\n√ᾱ={float(sched.ab(t)) ** 0.5:
             ncols=7, size=1.4, vrange=(-2.5, 2.5));
 
 # %%
-assert abs(float(sched.alpha_bar[-1]) - 4.04e-5) < 1e-6          # ALGORITHMS §0: ᾱ_999 ≈ 4.0e-5
+assert abs(float(sched.alpha_bar[-1]) - 4.04e-5) < 1e-6          # [DDPM]'s linear schedule: ᾱ_999 ≈ 4.0e-5
 
 # %% [markdown]
 # The same process on a 2-D Gaussian mixture (the analytic prior `gmm2d`): the six clusters
@@ -332,7 +332,12 @@ assert log[-1]["loss"] < log[0]["loss"]
 #    of a box. Which $t_\text{start}$ works best, and why is it higher than for the box?
 #
 # ## Further reading
-# - Ho, Jain, Abbeel, *Denoising Diffusion Probabilistic Models* (2020); Song, Meng, Ermon, *DDIM* (2021).
-# - Efron, *Tweedie's Formula and Selection Bias* (2011).
-# - Meng et al., *SDEdit* (2022); Nie et al., *DiffPure* (2022) — purification.
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [DDPM] Ho, Jain, Abbeel, *Denoising Diffusion Probabilistic Models* (NeurIPS 2020), eqs. 6–7 for
+#   the posterior step; [DDIM] Song, Meng, Ermon, *Denoising Diffusion Implicit Models* (ICLR 2021),
+#   eq. 12 for the deterministic step.
+# - [Tweedie] Efron, *Tweedie's Formula and Selection Bias* (JASA 2011); [ScoreSDE] Song et al.
+#   (ICLR 2021) for the score view.
+# - [SDEdit] Meng et al. (ICLR 2022); [DiffPure] Nie et al. (ICML 2022) — purification.
 # - Next: **03 · posterior sampling by guidance** — steering this sampler with a measurement.

@@ -184,7 +184,7 @@ w.interact(show_dps_2d, zeta=w.FloatLogSlider(0.1, base=10, min=-3, max=1), step
 # %% [markdown]
 # ## 3 · Ground truth: which solver samples the posterior?
 #
-# The benchmark of ALGORITHMS §8: the 25-component grid mixture in $d = 8$, a random $1\times 8$
+# The benchmark of [MCGdiff]: the 25-component grid mixture in $d = 8$, a random $1\times 8$
 # operator with singular value $\sim U(0,1)$, $\sigma_y \sim U(0,1)\cdot s$; 1000 samples per
 # solver for the same $y$. Three yardsticks (`posterior_report`): sliced Wasserstein distance to
 # exact samples, the error of the sample mean (per coordinate), and the total-variation error of
@@ -264,8 +264,8 @@ for task in SETTINGS:
                        index=1, size=1.5)
 
 # %% [markdown]
-# **Checked claims** (issue: every solver beats the pseudo-inverse in PSNR on both tasks, and in
-# classifier accuracy on box inpainting):
+# **Checked claims**: every solver beats the pseudo-inverse in PSNR on both tasks; DPS beats it in
+# classifier accuracy on box inpainting:
 
 # %%
 for task in SETTINGS:
@@ -283,9 +283,8 @@ print("box inpainting accuracy:", {n: round(a, 2) for n, a in box_acc.items()})
 # %% [markdown]
 # What we measured: every solver beats the pseudo-inverse in PSNR by a wide margin on both tasks.
 # On SR×4 DPS leads, DDNM trails it by 2.0 dB and ΠGDM and DDRM by about 6 dB (printed above).
-# (This notebook used to assert "DDNM within 2 dB of DPS": 1.98 dB on the machine that wrote
-# it, 2.00 dB on a later one — rounding moves DPS's 100 steps by a few hundredths of a dB, so a
-# cut that close to the measurement cannot be asserted; the ordering is what the numbers carry.)
+# Floating-point rounding moves DPS's 100 steps by a few hundredths of a dB from one machine to
+# another, so the cell asserts the ordering, not a cut as close to the measurement as "within 2 dB".
 # Classifier accuracy on box inpainting is another matter. A 16×16 hole in a 32×32 glyph removes
 # a quarter of the digit, and the pseudo-inverse (zeros in the hole) is still read correctly
 # about half of the time. DPS beats that; see the printed row for the others — with our prior,
@@ -387,8 +386,14 @@ assert (results["sr4"]["pigdm"].nfe, results["sr4"]["pigdm"].vjp) == (50, 50)
 #    majority vote more accurate than a single sample?
 #
 # ## Further reading
-# - Chung et al., *Diffusion Posterior Sampling for General Noisy Inverse Problems* (ICLR 2023).
-# - Song et al., *Pseudoinverse-Guided Diffusion Models for Inverse Problems* (ICLR 2023).
-# - Kawar et al., *Denoising Diffusion Restoration Models* (NeurIPS 2022).
-# - Wang et al., *Zero-Shot Image Restoration Using Denoising Diffusion Null-Space Model* (ICLR 2023).
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [DPS] Chung et al., *Diffusion Posterior Sampling for General Noisy Inverse Problems*
+#   (ICLR 2023), Algorithm 1.
+# - [ΠGDM] Song et al., *Pseudoinverse-Guided Diffusion Models for Inverse Problems* (ICLR 2023).
+# - [DDRM] Kawar et al., *Denoising Diffusion Restoration Models* (NeurIPS 2022).
+# - [DDNM] Wang et al., *Zero-Shot Image Restoration Using Denoising Diffusion Null-Space Model*
+#   (ICLR 2023).
+# - [MCGdiff] Cardoso et al., *Monte Carlo guided Diffusion for Bayesian linear inverse problems*
+#   (ICLR 2024) — the Gaussian-mixture benchmark of section 3.
 # - Next: **04 · policy-gradient guidance (DPG)** — replacing the point estimate by Monte Carlo.

@@ -148,7 +148,7 @@ assert all(by[n, 1.0][0] > 3 * by[n, 1.0][1] for n in (4, 16, 64, 256))         
 # ## 3 · DPG, step by step
 #
 # DPG makes the reverse step a policy $q(x_0\mid x_t) = \mathcal N(\hat x_0(x_t), r_t^2 I)$ and the
-# likelihood its reward. Per step $t$ (ALGORITHMS §2):
+# likelihood its reward. Per step $t$ ([DPG, Alg. 1], with the adaptive temperature of its code):
 # 1. $\hat x_0 = \hat x_0(x_t)$; $x'$ = the unconditional step;
 # 2. $E_t = \|y - A\hat x_0\|^2$, $Z_t = 0.9Z_{t+1} + 0.1E_t$ (an adaptive temperature),
 #    $r_t = \max(\sqrt{Z_t/D}/2,\ r_\min)$;
@@ -260,8 +260,8 @@ assert abs(finals["sr4", "dpg"]["psnr"] - finals["sr4", "dps"]["psnr"]) < 2.5   
 # $\hat x_0$ is still close to the data mean whatever the guidance. The final images at equal NFE
 # are close: DPG is ahead on motion blur by about 1 dB, and on SR×4 the two are within 0.2 dB
 # (printed table). Which of them leads on SR×4 is within the noise of the random stream: with
-# the paper's draw of every $\xi_i$ (the package's default until the row-space draw of section 5)
-# DPS led by 1.1 dB on the same glyphs.
+# the paper's draw of every $\xi_i$ (`spectral=False`; section 5 compares it with the row-space
+# draw) DPS leads by 1.1 dB on the same glyphs.
 #
 # DPG also counts as a solver of the comparison in notebook 03. On box inpainting it beats the
 # pseudo-inverse clearly in PSNR, and in classifier accuracy (printed below). How much it beats
@@ -425,7 +425,11 @@ w.interact(show_dpg, n_samples=w.IntSlider(64, 2, 1024, 2), scale=w.FloatLogSlid
 #    $|F x|$ there — which one is more stable?
 #
 # ## Further reading
-# - The DPG paper (seed 003 in `../shared/seeds/`), *Diffusion Policy Gradient for inverse problems*.
-# - Williams, *Simple statistical gradient-following algorithms* (REINFORCE, 1992);
-#   Kool, van Hoof, Welling, *Buy 4 REINFORCE samples, get a baseline for free!* (2019).
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [DPG] Tang et al., *Solving General Noisy Inverse Problem via Posterior Sampling: A Policy
+#   Gradient Viewpoint* (AISTATS 2024), Algorithm 1 and eq. 20.
+# - [REINFORCE] Williams, *Simple Statistical Gradient-Following Algorithms for Connectionist
+#   Reinforcement Learning* (Machine Learning, 1992); [LOO] Kool, van Hoof, Welling, *Buy 4
+#   REINFORCE Samples, Get a Baseline for Free!* (ICLR 2019 workshop).
 # - Next: **05 · variable splitting** — PnP-ADMM, DiffPIR, and DDiff's dual ascent.

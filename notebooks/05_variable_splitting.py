@@ -4,7 +4,7 @@
 # Guidance (notebooks 03–04) pushes a sampler towards the data with a gradient through the network.
 # Splitting methods instead **alternate** two easy problems — "agree with the data" and "look like
 # an image" — and never backpropagate through the network. This notebook builds them up from
-# plain optimisation to DDiff, the dual-ascent diffusion solver of seed paper 002.
+# plain optimisation to DDiff, the dual-ascent diffusion solver of [DDiff].
 #
 # **You will learn**
 # - half-quadratic splitting (HQS) and ADMM on a two-line quadratic, and what the dual variable buys;
@@ -238,8 +238,8 @@ print("PSNR lost from σ_y = 0.05 to 0.5:", {k: round(v, 1) for k, v in drop.ite
 # %% [markdown]
 # **What we measured.** The residual gauge does **not** single out DDiff on our prior: all three
 # solvers explain $y$ to within a factor $e$ of $\sigma_y^2$, and DPS and DiffPIR sit slightly closer
-# to 1 than DDiff (printed above; with an earlier snapshot of the prior DDiff was the closest — on 8
-# glyphs this gauge is fragile). At high noise ($\sigma_y \ge 0.2$) DDiff stays
+# to 1 than DDiff (printed above; on 8 glyphs this gauge is fragile, and the order of the three
+# is not a stable finding). At high noise ($\sigma_y \ge 0.2$) DDiff stays
 # above DAPS with the paper's settings — but read "degrades less" with care: from $\sigma_y = 0.05$
 # to $0.5$ DDiff *loses more* dB than DAPS (printed above), because it starts much higher. Setting
 # DAPS's $\tau$ to the true $\sigma_y$ does not rescue it at this budget (we measured 13.2 dB at
@@ -295,9 +295,15 @@ w.interact(show_ddiff, gamma0=w.FloatLogSlider(1.3, base=10, min=-1, max=1.5), t
 # 4. Give DAPS its full 1000 NFE at $\sigma_y = 0.2$. Does it catch up with DDiff?
 #
 # ## Further reading
-# - The DDiff paper (seed 002 in `../shared/seeds/`), *Dual ascent diffusion for inverse problems*.
-# - Boyd et al., *Distributed Optimization and Statistical Learning via ADMM* (2011).
-# - Venkatakrishnan, Bouman, Wohlberg, *Plug-and-Play priors for model based reconstruction* (2013).
-# - Zhu et al., *Denoising Diffusion Models for Plug-and-Play Image Restoration* (DiffPIR, 2023);
-#   Zhang et al., *Improving Diffusion Inverse Problem Solving with Decoupled Noise Annealing* (DAPS, 2025).
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [DDiff] Kim, Levy, Wetzstein, *Dual Ascent Diffusion for Inverse Problems* (CVPR 2026),
+#   Algorithm 1.
+# - [ADMM] Boyd et al., *Distributed Optimization and Statistical Learning via the Alternating
+#   Direction Method of Multipliers* (2011).
+# - [PnP] Venkatakrishnan, Bouman, Wohlberg, *Plug-and-Play Priors for Model Based Reconstruction*
+#   (GlobalSIP 2013); [DPIR] Zhang et al. (TPAMI 2022) for the penalty schedule of PnP-ADMM.
+# - [DiffPIR] Zhu et al., *Denoising Diffusion Models for Plug-and-Play Image Restoration*
+#   (CVPRW 2023); [DAPS] Zhang et al., *Improving Diffusion Inverse Problem Solving with Decoupled
+#   Noise Annealing* (CVPR 2025), with [EDM]'s noise levels.
 # - Next: **06 · diffusion purification (DCDP)**.

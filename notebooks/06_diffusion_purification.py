@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 06 · Diffusion purification: DCDP
 #
-# Guidance (03–04) and splitting (05) keep the data term *inside* the reverse diffusion. Seed
-# paper 000 (DCDP, *Decoupled Data Consistency with Diffusion Purification*) pulls them fully
+# Guidance (03–04) and splitting (05) keep the data term *inside* the reverse diffusion. [DCDP]
+# (Li et al., *Decoupled Data Consistency with Diffusion Purification*) pulls them fully
 # apart: take gradient steps on the data term alone, then **purify** — add noise and let the
 # diffusion model denoise it — and repeat with less and less noise. The network is never
 # differentiated, any operator with a gradient works, and the purifier can be swapped: many DDIM
@@ -252,8 +252,8 @@ if ("sr4", "dcdp-consistency") in bench:
 # lands about 4 dB below V1 — the claim "within 1 dB at ≤ 1/10 of the NFE" does **not** hold
 # for the model we ship. The reason is compute, not the method: consistency distillation usually
 # runs for hundreds of thousands of steps at batch 512; ours ran 5 734 steps at batch 64 in about
-# two hours of CPU (the issue's budget; no GPU was available to this project). Its one-step samples
-# are not yet glyphs (the printout above: the gate of 70 % confident one-step samples is far off),
+# two hours of CPU. Its one-step samples
+# are not yet glyphs (the printout above: the 70 % threshold of confident one-step samples is far off),
 # while three passes already give recognisable glyphs, better than the teacher's own DDIM with
 # three steps — distillation is working, it is unfinished. In the noise range that purification
 # uses (σ ≤ 2) it has so far moved the network *away* from the Tweedie denoiser it started from
@@ -361,7 +361,7 @@ w.interact(show_dcdp, rounds=w.IntSlider(SR_ROUNDS, 1, 60), t_start=w.IntSlider(
 # - *Noisy data want $T_K > 0$*: confirmed at $\sigma_y = 0.05$, by a fraction of a dB (section 7).
 # - *A consistency model purifies in one pass, within 1 dB of V1*: the cost holds by construction
 #   (1/20 of V1); the quality does **not** with our under-trained model (about 4 dB below V1 on
-#   SR×4, section 5). Its one-step samples miss the quality gate; three passes beat the teacher's
+#   SR×4, section 5). Its one-step samples miss the 70 % quality threshold; three passes beat the teacher's
 #   DDIM-3.
 #
 # ## Exercises
@@ -373,6 +373,10 @@ w.interact(show_dcdp, rounds=w.IntSlider(SR_ROUNDS, 1, 60), t_start=w.IntSlider(
 #    for notebook 02's purification of random noise?
 #
 # ## Further reading
-# - The DCDP paper (seed 000 in `../shared/seeds/`).
-# - Meng et al., *SDEdit* (2022); Nie et al., *DiffPure* (2022) — purification.
-# - Song et al., *Consistency Models* (2023).
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [DCDP] Li et al., *Decoupled Data Consistency with Diffusion Purification for Image
+#   Restoration* (arXiv 2024), Algorithm 1; eq. 15 for the consistency-model purifier.
+# - [SDEdit] Meng et al. (ICLR 2022); [DiffPure] Nie et al. (ICML 2022) — purification.
+# - [CM] Song et al., *Consistency Models* (ICML 2023), Algorithm 1; [EDM] Karras et al.
+#   (NeurIPS 2022) for the σ scale.

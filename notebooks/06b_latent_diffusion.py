@@ -2,8 +2,8 @@
 # # 06b · Latent diffusion: DCDP in a latent space, and the guided baselines
 #
 # Large diffusion models rarely work on pixels: Stable Diffusion and the LDM family diffuse the
-# latents $z = \mathcal E(x)$ of an autoencoder and decode at the end, $x = \mathcal D(z)$. Seed
-# paper 000 (DCDP) argues that its decoupling pays off most there: the data step never needs the
+# latents $z = \mathcal E(x)$ of an autoencoder and decode at the end, $x = \mathcal D(z)$. [DCDP]
+# (Li et al.) argues that its decoupling pays off most there: the data step never needs the
 # diffusion network's gradient, and in one variant not even the decoder's. This notebook puts that
 # claim to the test on the course's own latent prior, `glyphs32-latent`, against the latent
 # baselines the paper compares with.
@@ -195,9 +195,8 @@ assert psld[0.1]["glue"] <= psld[0.0]["glue"] * 1.05, "the gluing term should no
 # %% [markdown]
 # **What the gluing term does here.** It lowers its own residual (printed: by about half). Its
 # effect on PSNR is not something this problem can show: the γ = 0 run is sensitive to
-# floating-point rounding. The same code and seeds gave 19.4 dB (γ = 0) against 21.9 dB
-# (γ = 0.1) on the machine that first executed this notebook, and 21.8 against 21.6 dB on a later
-# one. So we claim no PSNR gain for it.
+# floating-point rounding. The same code and seeds give 19.4 dB (γ = 0) against 21.9 dB
+# (γ = 0.1) on one machine and 21.8 against 21.6 dB on another, so we claim no PSNR gain for it.
 
 # %% [markdown]
 # ## 4 · ReSample: hard data consistency, then resample
@@ -370,7 +369,7 @@ w.interact(show_latent_dcdp, dc_space=["pixel", "latent"], rounds=w.IntSlider(10
 # %% [markdown]
 # ## What the paper claims, what we see here
 #
-# | claim (seed 000, latent DCDP) | here (SR×4, 16 glyphs, σ_y = 0, two CPU threads) |
+# | claim ([DCDP], latent version) | here (SR×4, 16 glyphs, σ_y = 0, two CPU threads) |
 # |---|---|
 # | approach II is far cheaper (no decoder backprop) | **holds**: 8–14× faster than approach I on all three tasks |
 # | II is better for deblurring, I for SR and inpainting | **holds for SR×4 and box inpainting** (I ahead by 4.8 and 0.6 dB); on the blur the two **tie** (31.37 vs 31.36 dB), both at the autoencoder's reconstruction ceiling — so II, 14× cheaper, is the right choice there |
@@ -378,11 +377,11 @@ w.interact(show_latent_dcdp, dc_space=["pixel", "latent"], rounds=w.IntSlider(10
 #
 # Two more things we measured that the papers do not lead you to expect. **Latent-DPS is not the
 # failure it is often shown as** — with DPS's own step size (ζ = 0.3 in total for SR) it reaches
-# 27.2 dB, second only to ReSample; its failure modes appear as soon as the step grows (§2: at
+# 27.2 dB, second only to ReSample; its failure modes appear as soon as the step grows (section 2: at
 # ζ = 3 the latents leave the encoder's range — off-manifold 0.76 against 0.03 for true glyphs'
 # latents — and PSNR falls by 11 dB). PSLD's paper setting ω = 1
 # sits in that regime; its gluing term halves its own residual, but whether it recovers PSNR
-# there is within the run-to-run spread (§3). And **the autoencoder
+# there is within the run-to-run spread (section 3). And **the autoencoder
 # caps every latent solver**: on the blur all of them stop near D(E(x)) ≈ 31 dB, where pixel DCDP
 # (notebook 06) goes far higher. A 4×-compressing autoencoder trained for a quarter of an hour is a
 # small one; on 256² faces with a pretrained LDM the balance of cost shifts further towards the
@@ -399,9 +398,11 @@ w.interact(show_latent_dcdp, dc_space=["pixel", "latent"], rounds=w.IntSlider(10
 #    which approach wins on a 256² blur?
 #
 # ## Further reading
-# - Rombach et al., *High-Resolution Image Synthesis with Latent Diffusion Models*, CVPR 2022.
-# - Rout et al., *Solving Linear Inverse Problems Provably via Posterior Sampling with Latent
-#   Diffusion Models* (PSLD), NeurIPS 2023.
-# - Song et al., *Solving Inverse Problems with Latent Diffusion Models via Hard Data Consistency*
-#   (ReSample), ICLR 2024.
-# - Seed 000: DCDP, *Decoupled Data Consistency with Diffusion Purification* (latent version, §4).
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [LDM] Rombach et al., *High-Resolution Image Synthesis with Latent Diffusion Models* (CVPR 2022).
+# - [PSLD] Rout et al., *Solving Linear Inverse Problems Provably via Posterior Sampling with Latent
+#   Diffusion Models* (NeurIPS 2023).
+# - [ReSample] Song et al., *Solving Inverse Problems with Latent Diffusion Models via Hard Data
+#   Consistency* (ICLR 2024).
+# - [DCDP] Li et al. (arXiv 2024), Algorithm 2: the latent version, approaches I and II.

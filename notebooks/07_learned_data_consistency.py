@@ -2,7 +2,7 @@
 # # 07 · Learned data consistency: DDC
 #
 # Every solver so far enforced the data by hand: DPS with a gradient through the network, DDNM
-# with a pseudo-inverse, DCDP with gradient steps on the data term. Seed paper 001 (DDC, *Deep
+# with a pseudo-inverse, DCDP with gradient steps on the data term. [DDC] (Chen et al., *Deep
 # Data Consistency*) replaces that hand-derived step by a small network trained for it. The
 # network reads the denoiser's estimate $\hat x_0$, the measurement brought to image size and the
 # time $t$, and outputs a correction; trained with a variational objective, it solves a problem
@@ -286,9 +286,7 @@ assert float(bench["sr4", "ddc-5-sr4"]["psnr"]) >= float(bench["sr4", "dps-1000"
 # correctly than DPS on SR×4. The **specialised** SR×4 network also reaches DPS (24.08 vs 23.99 dB).
 #
 # Our reading: this is training compute, not the method. The generalised network saw about
-# 26 600 batches of 32 on a CPU (3.9 h), shared among six tasks. Each stretch of training closed
-# the gaps further: at 8 200 steps they were −0.9, −4.1 and −2.3 dB, at 16 500 steps −0.2, −2.4
-# and −1.6 dB, and now +0.7, −1.4 and −1.6 dB (inpainting has stalled at this rate). With fewer
+# 26 600 batches of 32 on a CPU (3.9 h), shared among six tasks. With fewer
 # steps than 5 (section 6) it comes closer still — 1 step gives 34.6 dB on the blur, 2 steps
 # 18.1 dB on inpainting, 0.1 dB short of DPS — but the claim is about 5 steps, and we keep it at
 # 5. The blur is the hardest case for a learned
@@ -347,15 +345,14 @@ for k, s in gs_scores.items():
 # %%
 d_gs = gs_scores["specialised"]["psnr"] - gs_scores["generalised"]["psnr"]
 print(f"specialised − generalised on SR×4: {d_gs:+.2f} dB")
-assert d_gs < -0.3               # the generalist now wins on the specialist's own task (it trained 13× longer)
+assert d_gs < -0.3               # the generalist wins on the specialist's own task (it trained 13× longer)
 
 # %% [markdown]
-# The generalised network now beats the specialised one on the specialist's own task, by about
+# The generalised network beats the specialised one on the specialist's own task, by about
 # 0.6 dB in PSNR (the specialist still reads every glyph; the generalist misses one). This is not a
 # compute-matched comparison: the generalist has had 13× the training steps, about 4 400 of them
-# on SR×4 against the specialist's 2 000. As it trained, the specialist's lead went from 0.9 dB
-# (8 200 steps) to 0.26 dB (16 500) to a deficit: generality costs training time more than
-# quality, and training on the other five tasks does not hurt SR×4. The price is paid per task: the generalised
+# on SR×4 against the specialist's 2 000. At these budgets generality costs training time more
+# than quality, and training on the other five tasks does not hurt SR×4. The price is paid per task: the generalised
 # network also handles five other problems with the same weights. The paper finds the gap small
 # for its long-trained networks; ours are neither converged nor compute-matched, so the sign of
 # the gap here says more about training time than about generality.
@@ -472,12 +469,12 @@ w.interact(show_ddc, task=w.Dropdown(options=list(GENERAL_TASKS), value="sr4"),
 # %% [markdown]
 # ## What the paper claims, what we see here
 #
-# | claim (seed 001) | here (16 glyphs, $\sigma_y = 0.05$) |
+# | claim ([DDC]) | here (16 glyphs, $\sigma_y = 0.05$) |
 # |---|---|
-# | 5-step DDC ≥ DPS-1000 in PSNR | generalised network: **yes** on SR×4 (+0.7 dB), **no** on the blur (−1.4 dB) and inpainting (−1.6 dB); the gaps closed with training (−0.9, −4.1, −2.3 dB at 8 200 steps); **yes** for the specialised SR×4 network (+0.1 dB) |
+# | 5-step DDC ≥ DPS-1000 in PSNR | generalised network: **yes** on SR×4 (+0.7 dB), **no** on the blur (−1.4 dB) and inpainting (−1.6 dB); **yes** for the specialised SR×4 network (+0.1 dB) |
 # | ≥ 50× faster than DPS | **yes**, 215–245× (0.38–0.48 s vs 93–103 s), in the same run; 16 problems in 0.37–0.44 s |
 # | 5 steps ≥ 10 steps | **yes** on all three tasks (+0.5 to +1.2 dB); 1–3 steps are better still |
-# | generalised ≈ specialised | the generalist now leads by 0.6 dB on SR×4, with 13× the training (the specialist led by 0.9 dB at 8 200 steps) |
+# | generalised ≈ specialised | the generalist leads by 0.6 dB on SR×4; it had 13× the specialist's training |
 # | robust to noise beyond training | **yes**: graceful loss (6.7–8.3 dB at 3× the largest training σ), always far above $A^+y$ |
 # | kurtosis of $\hat\varepsilon$ nearer 0 than DDNM | on inpainting **yes**; on SR×4 and blur **no**, because of the final $t = 0$ call |
 # | LPIPS term | **absent**: `lpips` is not installed here; our networks are the paper's "w/o LPIPS" variant |
@@ -496,8 +493,12 @@ w.interact(show_ddc, task=w.Dropdown(options=list(GENERAL_TASKS), value="sr4"),
 #    checkpoint) and re-run this notebook: which numbers move?
 #
 # ## Further reading
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
 #
-# - Chen et al., *Deep Data Consistency: a Fast and Robust Diffusion Model-based Solver for
-#   Inverse Problems* (seed 001) and its code, Hanyu-Chen373/DeepDataConsistency.
-# - Wang et al., *Zero-Shot Image Restoration Using Denoising Diffusion Null-Space Model* (DDNM).
-# - Chung et al., *Decomposed Diffusion Sampler* (DDS) — the CG form of the correction.
+# - [DDC] Chen, Hao, Xiao, *Deep Data Consistency: a Fast and Robust Diffusion Model-based Solver for
+#   Inverse Problems* (arXiv 2024): Algorithm 1 (sampling), Algorithm 2 and eq. 12 (training).
+# - [DDNM] Wang et al., *Zero-Shot Image Restoration Using Denoising Diffusion Null-Space Model*
+#   (ICLR 2023).
+# - [DDS] Chung, Lee, Ye, *Decomposed Diffusion Sampler for Accelerating Large-Scale Inverse
+#   Problems* (ICLR 2024) — the CG form of the correction.

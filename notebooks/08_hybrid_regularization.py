@@ -2,8 +2,8 @@
 # # 08 · Regularisation by denoising: RED-diff, consistency regularisation, HRDIS
 #
 # The last family treats restoration as plain **optimisation of an image** $\mu$: a data term
-# plus a regulariser built from the diffusion model, minimised with Adam. RED-diff (Mardani et al.
-# 2023) draws fresh noise at every step; HRDIS (seed paper 004) keeps most of the previous step's
+# plus a regulariser built from the diffusion model, minimised with Adam. RED-diff ([RED-diff], Mardani et al.
+# 2024) draws fresh noise at every step; HRDIS ([HRDIS]) keeps most of the previous step's
 # predicted noise and mixes in a little fresh noise — a single number $\beta$ between the two.
 #
 # **You will learn**
@@ -329,6 +329,11 @@ w.interact(show_hrdis, beta=w.FloatSlider(0.2, min=0, max=1, step=0.05),
 # 5. Add $\varepsilon = 10^{-3}$ (1000 steps) to the shift sweep. Does the trend continue?
 #
 # ## Further reading
-# - Mardani et al., *A Variational Perspective on Solving Inverse Problems with Diffusion Models* (RED-diff, 2023).
-# - The HRDIS paper (seed 004 in `../shared/seeds/`).
-# - Song et al., *Consistency Models* (2023).
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [RED-diff] Mardani et al., *A Variational Perspective on Solving Inverse Problems with Diffusion
+#   Models* (ICLR 2024).
+# - [HRDIS] Dou et al., *Hybrid Regularization Improves Diffusion-based Inverse Problem Solving*
+#   (ICLR 2025), Algorithm 1.
+# - [CM] Song et al., *Consistency Models* (ICML 2023) — the distillation view behind HRDIS's
+#   consistency regularisation.

@@ -166,7 +166,7 @@ print("SR×4 by FD:  ", rank_fd[:6])
 # %% [markdown]
 # ## 5 · The exact posterior: who samples, who optimises
 #
-# On the 25-component Gaussian mixture with a random linear $A$ (notebook 03, ALGORITHMS §8) the
+# On the 25-component Gaussian mixture with a random linear $A$ (notebook 03; the benchmark of [MCGdiff]) the
 # posterior is known exactly. `benchmarks/gmm_posterior.py` drew posterior samples with every
 # method (d = 8 and 80, several seeds) and measured the sliced Wasserstein distance (SW) to exact
 # posterior samples, the error of the sample mean, and the recovered mixture weights (total
@@ -277,7 +277,12 @@ for t in ("sr4", "gaussian_blur", "motion_blur"):
 # 3. Rerun the grid at $\sigma_y = 0.2$. Which methods degrade most?
 #
 # ## Further reading
-# - The five seed papers (`../shared/seeds/`) and their benchmark tables; compare their claims with
-#   sections 1–5 here.
-# - Cardoso et al., *Monte Carlo guided diffusion for Bayesian linear inverse problems* (MCGdiff,
-#   2024) — the Gaussian-mixture yardstick.
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - The five papers of the course — [DPG], [DDiff], [DCDP], [DDC], [HRDIS] — and their benchmark
+#   tables; compare their claims with sections 1–5 here.
+# - [MCGdiff] Cardoso et al., *Monte Carlo guided Diffusion for Bayesian linear inverse problems*
+#   (ICLR 2024) — the Gaussian-mixture yardstick.
+# - [FID] Heusel et al. (NeurIPS 2017) — the Fréchet distance of section 4, computed here in the
+#   glyph classifier's features; [SSIM] Wang et al. (IEEE TIP 2004) and [LPIPS] Zhang et al.
+#   (CVPR 2018) for the other image metrics of `invlab.metrics`.

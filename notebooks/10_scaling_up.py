@@ -69,7 +69,7 @@ assert prior.T == 1000                                         # the papers' sch
 # %% [markdown]
 # ## 2 · The same problems at 256×256
 #
-# The task defaults scale with the image side (ALGORITHMS §0c): a 128-pixel box on 256 is the
+# The task defaults scale with the image side: a 128-pixel box on 256 is the
 # 16-pixel box we used on 32, the motion-blur kernel is 61×61 instead of 9×9.
 
 # %%
@@ -140,3 +140,13 @@ else:
 # 1. With the real model, compare DPS at 1000 steps with DDiff at 100 on SR×4: quality and time.
 # 2. Run the stand-in with `dtype=torch.bfloat16` (`load_prior(..., dtype=...)`). Which solvers
 #    keep working, and why do DPS-like methods care more about precision?
+#
+# ## Further reading
+# All references, with venues, arXiv ids and official code, are on the course's references page,
+# [docs/references.md](../docs/references.md); the notebooks cite them by the key in brackets.
+# - [DDPM] Ho, Jain, Abbeel (NeurIPS 2020) — the source of `google/ddpm-ema-celebahq-256`; [ADM]
+#   Dhariwal, Nichol (NeurIPS 2021) — the 256×256 UNets most of the papers' experiments use.
+# - [LDM] Rombach et al. (CVPR 2022) for the hub latent models; [CM] Song et al. (ICML 2023) for the
+#   hub consistency models.
+# - [SSIM] Wang et al. (IEEE TIP 2004) and [LPIPS] Zhang et al. (CVPR 2018) — the metrics to use
+#   when the glyph classifier does not apply.

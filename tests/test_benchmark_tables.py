@@ -41,3 +41,72 @@ def test_write_csv_with_fixed_columns_keeps_the_header_of_an_empty_table(tmp_pat
     assert path.read_text().splitlines() == ["method,task,reason"]
     with pytest.raises(ValueError, match="extra"):                # a column outside the fixed ones is an error
         write_csv(str(path), [{"task": "hdr", "method": "ddrm", "extra": 1}], ("method", "task"))
+
+
+# ---------------------------------------------------------------- the generated benchmarks/README.md
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("benchmarks_readme", ROOT / "tools" / "benchmarks_readme.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_committed_benchmarks_readme_is_what_the_generator_writes():
+    import subprocess
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "benchmarks_readme.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_results_csv_has_a_sidecar_with_its_command(tmp_path, monkeypatch):
+    tool = _readme_tool()
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*.csv")):
+        meta = tool.read_meta(path.stem)
+        assert all(run["command"].startswith("python benchmarks/") for run in meta["runs"]), path.name
+    text = tool.generate()
+    assert text == tool.generate()                                # deterministic: no clock, no machine
+    assert "`python benchmarks/bench_grid.py --threads 1 --fresh" in text
+    # --check fails (and names the fix) when the README is edited by hand, passes once rewritten
+    readme = tmp_path / "README.md"
+    readme.write_text(text.replace("| dps |", "| dps (edited) |", 1))
+    monkeypatch.setattr(tool, "README", readme)
+    assert tool.main(["--check"]) == 1
+    assert tool.main([]) == 0 and tool.main(["--check"]) == 0 and readme.read_text() == text
+
+
+def test_sidecar_runs_must_cover_every_row_once():
+    tool = _readme_tool()
+    rows = [{"method": "a"}, {"method": "b"}]
+    two = {"_name": "t", "runs": [{"command": "x", "rows": {"method": ["a"]}},
+                                  {"command": "y", "rows": {"method": ["a", "b"]}}]}
+    with pytest.raises(SystemExit, match="claimed by two runs"):
+        tool.run_rows(two, rows)
+    gap = {"_name": "t", "runs": [{"command": "x", "rows": {"method": ["a"]}},
+                                  {"command": "y", "rows": {"method": ["c"]}}]}
+    with pytest.raises(SystemExit, match="claimed by no run"):
+        tool.run_rows(gap, rows)
+    ok = {"_name": "t", "runs": [{"command": "x", "rows": {"method": ["a"]}},
+                                 {"command": "y", "rows": {"method": "others"}}]}
+    assert [w for _, w in tool.run_rows(ok, rows)] == ["method a", "the others"]
+
+
+def test_stamp_records_a_partial_rerun_beside_the_earlier_run(tmp_path, monkeypatch):
+    import json
+    tool = _readme_tool()
+    monkeypatch.setattr(tool, "RESULTS", tmp_path)
+    (tmp_path / "t.meta.json").write_text(json.dumps(
+        {"script": "benchmarks/bench_grid.py", "runs": [{"command": "python benchmarks/bench_grid.py --threads 1"}]}))
+    tool.stamp("t", "python benchmarks/bench_grid.py --threads 1 --methods dpg", "method=dpg")
+    runs = json.loads((tmp_path / "t.meta.json").read_text())["runs"]
+    assert [r.get("rows") for r in runs] == [{"method": "others"}, {"method": ["dpg"]}]
+    assert runs[1]["threads"] == 1 and runs[1]["date"] and "CPU cores" in runs[1]["machine"]
+    tool.stamp("t", "python benchmarks/bench_grid.py", None)           # a full re-run replaces every run
+    assert [r["command"] for r in json.loads((tmp_path / "t.meta.json").read_text())["runs"]] == [
+        "python benchmarks/bench_grid.py"]
+    with pytest.raises(SystemExit, match="--rows: expected column=value"):
+        tool.stamp("t", "python benchmarks/bench_grid.py", "dpg")

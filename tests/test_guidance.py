@@ -1,4 +1,4 @@
-"""Guidance and projection solvers on glyphs (issue 4): hyperparameter sweeps never produce NaN,
+"""Guidance and projection solvers on glyphs: hyperparameter sweeps never produce NaN,
 DPG's state and chunking, non-differentiable operators, Poisson data, bad input, and the ground
 truth in d = 80."""
 import dataclasses

@@ -3,7 +3,7 @@
 p(x) = Σ_k w_k N(μ_k, Σ_k). Under the VP forward process the noisy marginal is
 Σ_k w_k N(√ᾱ_t μ_k, ᾱ_t Σ_k + (1−ᾱ_t) I), so ε, x̂_0 and the score are exact (responsibilities by
 logsumexp, solves by Cholesky). With y = A x + σ_y n the posterior is again a mixture
-(ALGORITHMS §8): Σ'_k = (Σ_k⁻¹ + AᵀA/σ_y²)⁻¹, μ'_k = Σ'_k(Aᵀy/σ_y² + Σ_k⁻¹μ_k),
+(Gaussian conjugacy, one component at a time): Σ'_k = (Σ_k⁻¹ + AᵀA/σ_y²)⁻¹, μ'_k = Σ'_k(Aᵀy/σ_y² + Σ_k⁻¹μ_k),
 w'_k ∝ w_k N(y; Aμ_k, AΣ_kAᵀ + σ_y² I). Every solver can thus be measured against the true
 posterior, not just one ground-truth image (notebooks 02–09).
 """
@@ -237,7 +237,7 @@ class GaussianMixturePrior(Prior):
 
 def gmm_grid(dim: int = 8, *, spacing: float = 8.0, scale: float = 1.0, weights: str = "uniform",
              seed: int = 0) -> GaussianMixture:
-    """The 25-component benchmark mixture (MCGdiff line, ALGORITHMS §8): unit covariances, means
+    """The 25-component benchmark mixture (the Gaussian-mixture benchmark of [MCGdiff]): unit covariances, means
     (s·i, s·j, s·i, s·j, …) for (i, j) ∈ {−2..2}², s = ``spacing``; ``scale`` multiplies means and
     standard deviations together. ``weights="uniform"`` or ``"random"`` (Dirichlet(1), seeded)."""
     check_int("dim", dim, lo=2)
@@ -289,7 +289,7 @@ def gmm2d_problem(n: int = 2000, *, sigma_y: float = 0.1):
 
 
 def linear_gaussian_problem(prior: GaussianMixturePrior, m: int = 1, *, seed: int = 0):
-    """The benchmark's random linear problem (ALGORITHMS §8): A (m, d) with singular values
+    """The benchmark's random linear problem (as in [MCGdiff]): A (m, d) with singular values
     U(0, 1) and random orthogonal factors, σ_y = U(0, 1)·max s, x ~ prior, y = A x + σ_y n.
 
     Returns ``(A, y, sigma_y, x)``.
@@ -309,7 +309,8 @@ def linear_gaussian_problem(prior: GaussianMixturePrior, m: int = 1, *, seed: in
 
 def posterior_report(samples: torch.Tensor, posterior: GaussianMixture, *, n_exact: int = 2000,
                      generator: torch.Generator | None = None) -> dict[str, float]:
-    """How close solver ``samples`` (n, d) are to the exact ``posterior`` (ALGORITHMS §8).
+    """How close solver ``samples`` (n, d) are to the exact ``posterior``: [MCGdiff]'s sliced
+    Wasserstein yardstick plus the project's mean, weight and mode errors.
 
     Returns ``sw`` (sliced Wasserstein to ``n_exact`` exact samples, 100 directions),
     ``mean_error`` (‖sample mean − posterior mean‖ / √d, per coordinate) and ``weight_tv``

@@ -1,5 +1,5 @@
 """Latent diffusion priors: an autoencoder (E, D) around a diffusion model of the latents z
-(notebook 06b; ALGORITHMS §4 latent, §7).
+(notebook 06b; [LDM], and the latent solvers of [PSLD], [ReSample] and [DCDP, Alg. 2]).
 
 A :class:`LatentPrior` *is* a :class:`~invlab.diffusion.priors.Prior` — over latents, so
 ``prior.image_shape`` is the latent shape (C_z, h, w) and ``eps``, ``x0``, ``sample``, ``purify``

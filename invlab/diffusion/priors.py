@@ -17,7 +17,7 @@ __all__ = ["Prior", "UNetPrior", "ddim_step", "ddpm_posterior"]
 def ddpm_posterior(sched: VPSchedule, x0, x_t, t, s):
     """Mean and variance of q(x_s | x_t, x_0) for s < t on a (possibly respaced) grid:
     β' = 1 − ᾱ_t/ᾱ_s, mean = √ᾱ_s β'/(1−ᾱ_t) x_0 + √(1−β') (1−ᾱ_s)/(1−ᾱ_t) x_t,
-    var = β' (1−ᾱ_s)/(1−ᾱ_t) (ALGORITHMS §0)."""
+    var = β' (1−ᾱ_s)/(1−ᾱ_t): [DDPM, eqs. 6–7] with β_t replaced by the step's β'."""
     a_t, a_s = sched.ab(t, x_t), sched.ab(s, x_t)
     beta = 1 - a_t / a_s
     c1 = a_s.sqrt() * beta / (1 - a_t)
@@ -98,6 +98,13 @@ class Prior:
             x0 = x0.clamp(-1, 1)
             eps = self.schedule.eps_from_x0(x_t, x0, t)
         return eps, x0
+
+    def denoise(self, x: torch.Tensor, sigma: float, clamp: bool | None = None) -> torch.Tensor:
+        """D(x, σ): the model as a Gaussian denoiser in VE units, x = x_0 + σ n. It runs at the
+        grid time t whose level √((1−ᾱ_t)/ᾱ_t) is nearest σ, on the VP input √ᾱ_t x, and returns
+        Tweedie's x̂_0 [EDM, eq. 7 with the VP↔VE change of variables] (PnP, DiffPIR, DAPS)."""
+        t = self.schedule.t_for_sigma(sigma)
+        return self.x0(self.schedule.ab(t, x).sqrt() * x, t, clamp)
 
     def score(self, x_t: torch.Tensor, t) -> torch.Tensor:
         """∇ log p_t(x_t) = −ε̂/√(1−ᾱ_t)."""

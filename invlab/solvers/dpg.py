@@ -1,4 +1,4 @@
-"""DPG — Diffusion Policy Gradient guidance (seed 003; ALGORITHMS §2; notebook 04).
+"""DPG — Diffusion Policy Gradient guidance [DPG] (notebook 04).
 
 ∇_{x_t} log p(y|x_t), with p(y|x_t) = E_{x_0 ~ p(x_0|x_t)} p(y|x_0), estimated by REINFORCE with
 the Gaussian "policy" q(x_0|x_t) = N(x̂_0(x_t), r_t² I): only *forward* evaluations of A on N
@@ -20,7 +20,7 @@ __all__ = ["dpg"]
 
 
 def _default_scale(task: str, sampler: str) -> float:
-    # FFHQ code configs (ALGORITHMS §2): SR×4 DDPM 2000, motion deblur DDPM 200, box inpainting
+    # FFHQ configs of [DPG]'s official code: SR×4 DDPM 2000, motion deblur DDPM 200, box inpainting
     # DDIM 3, random inpainting DDIM 10, Gaussian deblur 1; other tasks: the SR value.
     table = {("box_inpaint", "ddim"): 3.0, ("random_inpaint", "ddim"): 10.0, ("motion_blur", "ddpm"): 200.0,
              ("gaussian_blur", "ddpm"): 200.0}
@@ -123,7 +123,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
         n_samples: int = 256, r_min: float = 0.05, beta_cfg: float = 0.0, chunk: int = 128,
         likelihood: str | None = None, clamp: bool | None = None, spectral: bool | None = None, keep: int = 0,
         generator=None, callback=None):
-    """Diffusion Policy Gradient guidance, the algorithm box of ALGORITHMS §2. Per step t:
+    """Diffusion Policy Gradient guidance, [DPG, Alg. 1] with the details of its official code. Per step t:
 
     1. x̂_0 = Tweedie(x_t), clamped to [-1, 1] for image priors (``clamp``); x' = the unconditional
        DDPM (respaced grid) or DDIM (η = 0) step.

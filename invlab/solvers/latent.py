@@ -1,4 +1,4 @@
-"""Latent baselines: Latent-DPS, PSLD and ReSample (ALGORITHMS §7; notebook 06b).
+"""Latent baselines: Latent-DPS, [PSLD] and [ReSample] on an [LDM] prior (notebook 06b).
 
 All three guide a latent diffusion model z_t with a pixel-space likelihood reached through the
 decoder: every guided step backpropagates through the decoder *and* the UNet. (Latent DCDP, the
@@ -96,7 +96,7 @@ def gluing_residual(problem, prior, z0: torch.Tensor, x0: torch.Tensor) -> torch
 @solver(spaces=("latent",))
 def psld(problem, prior, *, steps: int = 1000, omega: float | None = None, gamma: float | None = None,
          eta: float = 0.0, generator=None, callback=None):
-    """Posterior Sampling with Latent Diffusion (PSLD, Rout et al. 2023), ALGORITHMS §7:
+    """Posterior Sampling with Latent Diffusion ([PSLD], Rout et al., NeurIPS 2023):
 
     for t on the leading DDIM grid:
         ẑ_0 = Tweedie(z_t); z'_s = DDIM(z_t → s; η)
@@ -176,7 +176,7 @@ def _hard_dc(problem, prior, z0, space: str, iters: int, lr: float, tol: float) 
 def resample(problem, prior, *, steps: int = 500, zeta: float | None = None, every: int = 10,
              hard_dc: str = "latent", dc_iters: int = 50, dc_lr: float = 0.05, gamma_scale: float = 40.0,
              generator=None, callback=None):
-    """ReSample (Song et al. 2024), ALGORITHMS §7: latent DPS steps, plus — every ``every``-th step
+    """[ReSample] (Song et al., ICLR 2024): latent DPS steps, plus — every ``every``-th step
     in the later two thirds of the grid — hard data consistency and stochastic resampling:
 
     for t on the leading DDIM grid (500 steps in the paper):

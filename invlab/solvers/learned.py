@@ -1,4 +1,4 @@
-"""Learned data consistency — DDC (seed 001; ALGORITHMS §5; notebook 07).
+"""Learned data consistency — DDC [DDC] (notebook 07).
 
 Five reverse steps, each "denoise, correct, step": x̂_0 from the prior, the learned correction
 x̂_{0,y} = x̂_0 − Δ_φ(x̂_0, ỹ, t), then the DDPM posterior step on the respaced pair with x̂_{0,y}
@@ -28,7 +28,7 @@ def ddc_grid(steps: int, t_start: int = 800) -> list[int]:
 @solver
 def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int = 5, t_start: int = 800,
         clamp: bool = False, allow_untrained: bool = False, generator=None, callback=None):
-    """Deep data consistency (DDC), ALGORITHMS §5:
+    """Deep data consistency, [DDC, Alg. 1] with the correction of its eq. 7:
 
     ỹ = y brought to image size (SR: pixel replication), x_{t_1} ~ N(0, I) with t_1 = 800;
     for each t_i on the grid 800, 600, 400, 200, 0 (next s = t_{i+1}, or −1 after the last):

@@ -1,4 +1,4 @@
-"""Diffusion purification — DCDP (seed 000; ALGORITHMS §4; notebook 06).
+"""Diffusion purification — DCDP [DCDP] (notebook 06).
 
 Data consistency and the prior are decoupled: τ momentum-SGD steps on the data term alone, then
 purification (noise up to t_k, denoise down) with t_k decaying over K rounds. Only ∇ of the data
@@ -28,7 +28,7 @@ def dcdp_schedule(rounds: int, t_start: int, t_end: int, kind: str = "linear") -
 
 def paper_measurement_size(problem) -> int:
     """Values in the paper's measurement for this task on 3×256×256 FFHQ: 3·(256/f)² for
-    super-resolution by f (SR×4: 12288, so η = 1e3 is the step 2η/M ≈ 0.16 of ALGORITHMS §4),
+    super-resolution by f (SR×4: 12288, so [DCDP]'s η = 1e3 is an effective step 2η/M ≈ 0.16),
     3·256² otherwise (masks and blurs keep the image size)."""
     if problem.task.startswith("sr"):
         return 3 * (256 // int(problem.params.get("factor", 4))) ** 2
@@ -36,7 +36,7 @@ def paper_measurement_size(problem) -> int:
 
 
 def _defaults(task: str, sigma_y: float = 0.0) -> dict:
-    # FFHQ (ALGORITHMS §4): rounds K, data steps τ, paper learning rate η, T_0, T_K
+    # [DCDP]'s FFHQ settings: rounds K, data steps τ, paper learning rate η, T_0, T_K
     if task.startswith("sr"):
         return dict(rounds=10, dc_steps=100, eta=1e3, t_start=400, t_end=0)
     if task.endswith("blur"):
@@ -89,7 +89,7 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
          momentum: float = 0.9, t_start: int | None = None, t_end: int | None = None, purifier: str = "ddim",
          ddim_steps: int = 20, schedule: str = "linear", consistency_model=None, dc_space: str | None = None,
          x_init=None, generator=None, callback=None):
-    """Decoupled data consistency with diffusion purification (DCDP), ALGORITHMS §4:
+    """Decoupled data consistency with diffusion purification, [DCDP, Alg. 1] (latent prior: Alg. 2):
 
     x = 0 (or ``x_init``); for k = 1..K:
         x ← τ momentum-SGD steps on mean((y − A(x))²) from x (fresh optimiser)      (data)

@@ -1,5 +1,5 @@
-"""Regularisation by denoising: RED-diff (DR), consistency regularisation (CR) and hybrid
-regularisation HRDIS (seed 004; ALGORITHMS §6; notebook 08) — one optimisation loop whose only
+"""Regularisation by denoising: RED-diff (DR) [RED-diff], consistency regularisation (CR) and hybrid
+regularisation HRDIS [HRDIS, Alg. 1] (notebook 08) — one optimisation loop whose only
 difference is the noise rule β.
 
 Adam optimises an image µ. At each t of a descending grid the loss is
@@ -46,7 +46,8 @@ def _data_loss(problem, mu: torch.Tensor) -> torch.Tensor:
     The floor matters: near-black pixels have almost no Poisson or speckle variance, and their
     raw weights (thousands of times the others at rate 20) let them swamp the data term — HRDIS
     on Poisson SR×4 then fails outright (2.5 dB on glyphs; 20.9 dB with the floor, 21.6 for
-    Gaussian noise of similar size). [recon: the papers treat Gaussian data only.]"""
+    Gaussian noise of similar size). The weighting is the project's: the papers treat Gaussian
+    data only."""
     ax = problem.op(mu)
     r2 = (problem.y - ax) ** 2
     if isinstance(problem.noise, GaussianNoise):
