@@ -4,7 +4,7 @@
 
 For each dimension d and problem seed: the 25-component grid mixture, a random A (1 × d, singular
 value U(0, 1)) and σ_y = U(0, 1)·s (``linear_gaussian_problem``); every solver draws ``n`` posterior
-samples for the same y. Reported per solver (:func:`invlab.diffusion.posterior_report`): sliced
+samples for the same y. Reported per solver (:func:`invlab.gmm_bench.posterior_report`): sliced
 Wasserstein distance to 2000 exact posterior samples, the per-coordinate error of the sample mean,
 and the total-variation error of the recovered mixture weights. ``exact`` (fresh exact posterior
 samples) is the floor set by sampling noise; ``prior`` (unconditional exact samples) is the
@@ -28,7 +28,8 @@ import time
 import torch
 from _tables import merge_rows, write_csv
 
-from invlab.diffusion import linear_gaussian_problem, load_prior, posterior_report
+from invlab.diffusion import load_prior
+from invlab.gmm_bench import linear_gaussian_problem, posterior_report
 from invlab.problems import linear_problem
 from invlab.solvers import SOLVERS
 

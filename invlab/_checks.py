@@ -6,6 +6,7 @@ Every public entry point validates its inputs *before* doing any work and raises
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Iterable
 
 import torch
@@ -100,3 +101,89 @@ def rand(shape, generator: torch.Generator | None, *, like: torch.Tensor) -> tor
     z = torch.rand(shape, generator=generator, dtype=torch.float64 if like.dtype == torch.float64
                    else torch.float32)
     return z.to(device=like.device, dtype=like.dtype)
+
+
+def _backend_available(kind: str) -> bool:
+    if kind == "cpu":
+        return True
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps is not None and mps.is_available())
+    module = getattr(torch, kind, None)
+    probe = getattr(module, "is_available", None)
+    return bool(probe()) if callable(probe) else False
+
+
+def check_device(name: str, device, *, allow_none: bool = False) -> torch.device | None:
+    """Check that ``device`` names a device this torch build can put data on, and return it as a
+    :class:`torch.device`.
+
+    ``device`` is a string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), a
+    :class:`torch.device`, an int (CUDA device index, as torch reads it) or a tensor, whose own
+    device is checked (the message then speaks of the tensor). ``None`` is returned as is when
+    ``allow_none``. Refused, each with its own message: a string that is no device, a CUDA device
+    on a torch built without CUDA, a CUDA device or index that is not visible, an unavailable
+    backend, and the ``meta`` device (tensors there have a shape but no values).
+    """
+    if isinstance(device, torch.Tensor):
+        if device.is_meta:
+            raise ValueError(f"{name}: is a meta tensor (a shape without values); create it on a real "
+                             f"device such as 'cpu' or 'cuda'")
+        device = device.device
+        what = f"{name}: lives on {str(device)!r}, "
+    else:
+        what = f"{name}: {device!r} asked for, "
+        if device is None:
+            if allow_none:
+                return None
+            raise TypeError(f"{name}: expected a device such as 'cpu' or 'cuda', got None")
+        if isinstance(device, bool) or not isinstance(device, (str, torch.device, int)):
+            raise TypeError(f"{name}: expected a device such as 'cpu' or 'cuda' (a str, torch.device or "
+                            f"int CUDA index), got {type(device).__name__}")
+        if isinstance(device, int):
+            if device < 0:
+                raise ValueError(f"{name}: a CUDA device index must be >= 0, got {device}")
+            device = f"cuda:{device}"
+        try:
+            device = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise ValueError(f"{name}: unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    kind = device.type
+    if kind == "meta":
+        raise ValueError(f"{name}: the 'meta' device holds shapes without values; use 'cpu' or 'cuda'")
+    if kind == "cuda":
+        if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+            raise ValueError(what + f"but this torch ({torch.__version__}) is built without CUDA; use 'cpu', "
+                             "or install a CUDA build of torch")
+        if not torch.cuda.is_available():
+            raise ValueError(what + "but no CUDA GPU is visible here (torch.cuda.is_available() is False); "
+                             "use 'cpu'")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(what + f"but only {count} CUDA device(s) are visible "
+                             f"(indices 0 to {count - 1})")
+    elif not _backend_available(kind):
+        raise ValueError(what + f"but the {kind!r} backend is not available in this torch build; use 'cpu'")
+    return device
+
+
+def check_generator(name: str, generator) -> torch.Generator | None:
+    """``None`` (torch's global generator), a CPU :class:`torch.Generator` (returned as is) or an
+    int seed, made into ``torch.Generator().manual_seed(seed)``: the same numbers as passing that
+    generator. invlab draws its random numbers on the CPU and moves them to the data's device, so
+    every device sees the same numbers; a generator on another device is refused."""
+    if generator is None:
+        return None
+    if isinstance(generator, torch.Generator):
+        if generator.device.type != "cpu":
+            raise ValueError(f"{name}: expected a CPU torch.Generator (invlab draws its random numbers on "
+                             f"the CPU, the same on every device), got one on {str(generator.device)!r}")
+        return generator
+    if isinstance(generator, bool) or not isinstance(generator, numbers.Integral):
+        raise TypeError(f"{name}: expected a torch.Generator or an int seed, got {type(generator).__name__}")
+    seed = int(generator)
+    if not 0 <= seed < 2 ** 64:
+        raise ValueError(f"{name}: a seed must lie in [0, 2**64), got {seed}")
+    return torch.Generator().manual_seed(seed)

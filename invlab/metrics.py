@@ -8,6 +8,16 @@
   :func:`frechet_distance` in its penultimate features — our data set's FID analogue) and
   :func:`sliced_wasserstein` between vector samples (notebook 02).
 * :func:`scorecard`: one table row for a solver's result on glyphs (notebooks 03 onwards).
+
+One rule for estimates: every image metric (PSNR, SSIM, LPIPS, Canny edges and edge density,
+the Laplacian energy and the classifier metrics) takes any *finite* estimate and measures it
+clamped to the data range [-1, 1], as the command line and the benchmark report it — a solver
+whose output overshoots the range (RED-diff's, for one) is scored on the image it shows. The
+clamp is applied in one place, :func:`clamp_estimate`. A NaN or infinite value is an error
+naming the argument. A reference image (``ref``) must be an image in [-1, 1] (the checks allow
+0.5 of slack, which catches images on another scale such as [0, 255]) and is clamped the same
+way. :func:`residual` is the exception: it measures how well the estimate *as returned* explains
+``y``, so it does not clamp.
 """
 from __future__ import annotations
 
@@ -16,28 +26,50 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_image, check_tensor
+from ._checks import check_device, check_generator, check_image, check_int, check_tensor
 
-__all__ = ["psnr", "ssim", "residual", "lpips", "LpipsUnavailable", "classifier_probs",
+__all__ = ["clamp_estimate", "psnr", "ssim", "residual", "lpips", "LpipsUnavailable", "classifier_probs",
            "classifier_accuracy", "classifier_features", "frechet_distance", "sliced_wasserstein", "scorecard",
            "canny", "edge_density", "excess_kurtosis", "laplacian_energy"]
 
 
-def _pair(x: torch.Tensor, ref: torch.Tensor) -> None:
-    check_image("x", x)
-    check_image("ref", ref)
-    if ref.shape[0] == 1 and x.shape[0] > 1:
-        return
-    if x.shape != ref.shape:
+DATA_RANGE = (-1.0, 1.0)
+
+
+def clamp_estimate(x: torch.Tensor, name: str = "x", *, ndim: int | None = 4) -> torch.Tensor:
+    """The estimate the metrics measure: ``x`` checked (a finite floating tensor, ``ndim``-D, on a
+    real device; the error names ``name``) and clamped to the data range [-1, 1]."""
+    if isinstance(x, torch.Tensor):
+        check_device(name, x)
+    check_tensor(name, x, ndim=ndim)
+    return x.clamp(*DATA_RANGE)
+
+
+def _reference(ref: torch.Tensor, name: str = "ref") -> torch.Tensor:
+    if isinstance(ref, torch.Tensor):
+        check_device(name, ref)
+    check_image(name, ref)
+    return ref.clamp(*DATA_RANGE)
+
+
+def _pair(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` and ``ref`` as the image metrics compare them (module docstring): both clamped to
+    [-1, 1]; ``ref`` of ``x``'s shape, or one reference image for a batch of estimates."""
+    x = clamp_estimate(x, "x")
+    ref = _reference(ref, "ref")
+    if ref.device != x.device:
+        raise ValueError(f"ref: lives on {str(ref.device)!r} but x on {str(x.device)!r}; put both on one device")
+    if not (ref.shape[0] == 1 and x.shape[0] > 1 and ref.shape[1:] == x.shape[1:]) and x.shape != ref.shape:
         raise ValueError(f"ref: shape {tuple(ref.shape)} does not match x {tuple(x.shape)}")
+    return x, ref
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor, *, data_range: float = 2.0) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image; images in [-1, 1] (range 2). Shape (B,).
 
-    Estimates are **not** clipped first: clip yourself if that is what you want to measure.
+    ``x`` may hold any finite values: it is measured clamped to [-1, 1] (module docstring).
     """
-    _pair(x, ref)
+    x, ref = _pair(x, ref)
     mse = ((x.double() - ref.double()) ** 2).flatten(1).mean(1)
     return (10 * torch.log10(data_range ** 2 / mse.clamp_min(1e-20))).to(x.dtype)
 
@@ -45,8 +77,8 @@ def psnr(x: torch.Tensor, ref: torch.Tensor, *, data_range: float = 2.0) -> torc
 def ssim(x: torch.Tensor, ref: torch.Tensor, *, data_range: float = 2.0, win_size: int = 7) -> torch.Tensor:
     """Structural similarity per image, as ``skimage.metrics.structural_similarity`` with its
     defaults (7×7 uniform window, K1 = 0.01, K2 = 0.03, sample covariance, border of 3 pixels
-    cropped, mean over channels). Shape (B,)."""
-    _pair(x, ref)
+    cropped, mean over channels). Shape (B,). ``x`` is measured clamped to [-1, 1]."""
+    x, ref = _pair(x, ref)
     if min(x.shape[-2:]) < win_size:
         raise ValueError(f"x: images must be at least {win_size}x{win_size} for SSIM, got {tuple(x.shape)}")
     a, b = x.double(), ref.double().expand_as(x)
@@ -68,8 +100,11 @@ def residual(problem, x_hat: torch.Tensor) -> torch.Tensor:
     """Measurement residual ‖y − A(x̂)‖² / dim(y) per image (DDiff's metric).
 
     For a solver that explains the data without fitting the noise it is ≈ σ_y²: much lower means
-    the noise was fitted (hallucination), much higher that the data were ignored.
+    the noise was fitted (hallucination), much higher that the data were ignored. The estimate is
+    taken as returned (not clamped): this measures the solver's fit to ``y``.
     """
+    if isinstance(x_hat, torch.Tensor):
+        check_device("x_hat", x_hat)
     check_tensor("x_hat", x_hat, ndim=4)
     if tuple(x_hat.shape[1:]) != tuple(problem.op.input_shape):
         raise ValueError(f"x_hat: shape {tuple(x_hat.shape)} does not match the problem's images "
@@ -107,8 +142,9 @@ def lpips(x: torch.Tensor, ref: torch.Tensor, *, net: str = "alex") -> torch.Ten
 
     Raises :class:`LpipsUnavailable` with what is missing and how to install it when the
     optional dependency or its weights are not there; it never downloads silently in a test.
+    ``x`` is measured clamped to [-1, 1].
     """
-    _pair(x, ref)
+    x, ref = _pair(x, ref)
     model = _lpips_model(net).to(x.device)
     a, b = x, ref.expand_as(x)
     if a.shape[1] == 1:
@@ -121,7 +157,7 @@ def lpips(x: torch.Tensor, ref: torch.Tensor, *, net: str = "alex") -> torch.Ten
 # glyph metrics on the shipped classifier
 
 def _glyph_batch(name: str, x: torch.Tensor) -> torch.Tensor:
-    check_tensor(name, x, ndim=4)
+    x = clamp_estimate(x, name)
     if tuple(x.shape[1:]) != (1, 32, 32):
         raise ValueError(f"{name}: the glyph classifier reads (B, 1, 32, 32) images, got {tuple(x.shape)}")
     return x
@@ -131,12 +167,12 @@ def _batched(fn, x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
     from .classifier import load_classifier
     model = load_classifier(x.device)
     with torch.no_grad():
-        return torch.cat([fn(model, x[i:i + chunk].float().clamp(-1, 1)) for i in range(0, x.shape[0], chunk)])
+        return torch.cat([fn(model, x[i:i + chunk].float()) for i in range(0, x.shape[0], chunk)])
 
 
 def classifier_probs(x: torch.Tensor) -> torch.Tensor:
     """Class probabilities (B, 10) of the shipped glyph classifier (inputs clamped to [-1, 1])."""
-    _glyph_batch("x", x)
+    x = _glyph_batch("x", x)
     return _batched(lambda m, b: torch.softmax(m(b), 1), x)
 
 
@@ -149,8 +185,8 @@ def classifier_accuracy(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def classifier_features(x: torch.Tensor) -> torch.Tensor:
-    """The classifier's 128-D penultimate features, (B, 128) float64."""
-    _glyph_batch("x", x)
+    """The classifier's 128-D penultimate features, (B, 128) float64 (inputs clamped to [-1, 1])."""
+    x = _glyph_batch("x", x)
     return _batched(lambda m, b: m.features(b), x).double()
 
 
@@ -183,8 +219,8 @@ def canny(x: torch.Tensor, *, sigma: float = 1.0, low: float = 0.1, high: float 
     Gaussian smoothing (σ pixels), Sobel gradients, non-maximum suppression across the edge,
     double threshold on the gradient magnitude (``low``/``high``, in intensity per pixel of the
     [0, 1] image — scikit-image's defaults for float images) and hysteresis (weak pixels kept when
-    8-connected to a strong one)."""
-    check_image("x", x)
+    8-connected to a strong one). ``x`` is measured clamped to [-1, 1]."""
+    x = clamp_estimate(x, "x")
     g = ((x.mean(1, keepdim=True) + 1) / 2).float()
     r = max(1, int(round(3 * sigma)))
     k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma ** 2))
@@ -231,11 +267,18 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_dirs: int = 100,
 
     1-D W_2 compares sorted projections (quantiles at common levels when n ≠ m).
     """
-    check_tensor("a", a, ndim=2)
-    check_tensor("b", b, ndim=2)
+    for name, t in (("a", a), ("b", b)):
+        if isinstance(t, torch.Tensor):
+            check_device(name, t)
+        check_tensor(name, t, ndim=2)
+        if t.shape[0] == 0 or t.shape[1] == 0:
+            raise ValueError(f"{name}: needs at least one sample of at least one dimension, got shape "
+                             f"{tuple(t.shape)}")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"b: dimension {b.shape[1]} does not match a's {a.shape[1]}")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    check_int("n_dirs", n_dirs, lo=1)
+    g = check_generator("generator", generator)
+    g = g if g is not None else torch.Generator().manual_seed(0)
     theta = torch.randn(a.shape[1], n_dirs, generator=g, dtype=torch.float64)
     theta = theta / theta.norm(dim=0, keepdim=True)
     pa = (a.double().cpu() @ theta).sort(0).values
@@ -248,17 +291,21 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, n_dirs: int = 100,
 
 def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
     """Mean squared 5-point Laplacian of each image (clamped to [-1, 1]), shape (B,): the
-    high-frequency energy HRDIS (seed 004) uses to call an output sharp (notebook 08)."""
-    check_tensor("x", x, ndim=4)
+    high-frequency energy [HRDIS] uses to call an output sharp (notebook 08)."""
+    x = clamp_estimate(x, "x")
     k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=x.dtype, device=x.device)
     k = k.expand(x.shape[1], 1, 3, 3)
-    return F.conv2d(x.clamp(-1, 1), k, groups=x.shape[1]).pow(2).flatten(1).mean(1)
+    return F.conv2d(x, k, groups=x.shape[1]).pow(2).flatten(1).mean(1)
 
 
 def excess_kurtosis(x: torch.Tensor) -> torch.Tensor:
     """Excess kurtosis E[(x−μ)⁴]/σ⁴ − 3 of each sample's values (0 for Gaussian noise, < 0 for
     flat, > 0 for heavy-tailed): DDC's test of whether a network input still looks like noise."""
+    if isinstance(x, torch.Tensor):
+        check_device("x", x)
     check_tensor("x", x)
+    if x.ndim < 2 or 0 in x.shape[1:]:
+        raise ValueError(f"x: expected a batch (B, ...) of non-empty samples, got shape {tuple(x.shape)}")
     v = x.flatten(1).double()
     c = v - v.mean(1, keepdim=True)
     return ((c ** 4).mean(1) / (c ** 2).mean(1).clamp_min(1e-300) ** 2 - 3).to(x.dtype)
@@ -269,7 +316,7 @@ def scorecard(problem, result, labels: torch.Tensor | None = None) -> dict:
     SSIM against the problem's ground truth (estimate clamped to [-1, 1]), the classifier's
     accuracy when ``labels`` are given (glyphs), the root residual √(‖y − A x̂‖²/dim y) (≈ σ_y when
     the data are explained), and the cost (NFE, VJP, seconds)."""
-    x_hat = result.x.clamp(-1, 1)
+    x_hat = clamp_estimate(result.x, "result.x")
     row = {"psnr": float(psnr(x_hat, problem.x).mean()), "ssim": float(ssim(x_hat, problem.x).mean())}
     if labels is not None:
         row["accuracy"] = float(classifier_accuracy(x_hat, labels).mean())

@@ -1,6 +1,6 @@
 """Named inverse problems: ``make_problem(task, x, sigma_y=..., seed=...)`` (notebook 01).
 
-Defaults are the papers' 256-pixel settings scaled to the image side ``n`` (ALGORITHMS §0c):
+Defaults are the papers' 256-pixel settings scaled to the image side ``n``:
 sizes scale with the side (a 128-px box on 256 is a 16-px box on 32), kernel widths likewise,
 with the Gaussian blur kept visibly strong on small images (std ≥ 1 px). Every default can be
 overridden by keyword; unknown keywords are an error, never ignored.
@@ -8,13 +8,14 @@ overridden by keyword; unknown keywords are an error, never ignored.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ._checks import (check_choice, check_fraction, check_image, check_int, check_positive,
-                      make_generator)
+from ._checks import (check_choice, check_device, check_fraction, check_generator, check_image, check_int,
+                      check_positive, check_tensor, make_generator)
 from .noise import Noise, make_noise
 from .operators import (HDR, JPEG, BlockCS, Convolution, Identity, Mask, Matrix, Operator, PhaseRetrieval,
                         Separable, avg_pool_matrix, bicubic_matrix, box_mask, circulant,
@@ -59,6 +60,33 @@ def task_defaults(task: str, size: int) -> dict[str, Any]:
 TASKS = ("denoise", "box_inpaint", "random_inpaint", "freeform_inpaint", "sr2", "sr4", "sr8",
          "sr4_bicubic", "gaussian_blur", "motion_blur", "cs10", "cs25", "phase_retrieval", "hdr",
          "jpeg10")
+
+
+def _check_batch(name: str, x: torch.Tensor) -> None:
+    """At least one item in the batch, and no empty dimension."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: an empty batch (shape {tuple(x.shape)}); pass at least one image")
+    if 0 in x.shape:
+        raise ValueError(f"{name}: has an empty dimension (shape {tuple(x.shape)})")
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2 ** 64:
+        raise ValueError(f"seed: must lie in [0, 2**64), got {seed}")
+    return int(seed)
+
+
+def _problem_generator(seed, generator) -> torch.Generator:
+    """The generator of a problem's masks, kernels and noise: ``generator`` when given (a CPU
+    torch.Generator), else one seeded with ``seed``."""
+    seed = _check_seed(seed)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+            raise TypeError("generator: expected a torch.Generator; pass an int seed as seed=")
+        raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+    return make_generator(seed, check_generator("generator", generator))
 
 
 def make_operator(task: str, input_shape, *, batch: int = 1, generator: torch.Generator | None = None,
@@ -146,6 +174,9 @@ class InverseProblem:
         task: task name. op: the operator. x: ground truth (B, C, H, W) in [-1, 1].
         y: measurement (B, *op.output_shape). noise: the noise model. sigma_y: Gaussian std in
         [-1, 1] units (0 for Poisson/speckle). params: the task parameters used. seed: the seed.
+
+    A problem checks itself when it is built (:meth:`validate`), and every solver checks it again
+    on entry, so a ``y`` replaced afterwards is caught too.
     """
 
     task: str
@@ -157,6 +188,47 @@ class InverseProblem:
     params: dict = field(default_factory=dict)
     seed: int = 0
     _aty: Any = field(default=None, init=False, repr=False, compare=False)   # cache of Aᵀy
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> "InverseProblem":
+        """Check that ``x`` and ``y`` fit the operator and each other; returns the problem.
+
+        ``x``: a finite floating tensor (B, *op.input_shape) with B >= 1, on a real device.
+        ``y``: a finite floating tensor of the shape the operator gives for ``x``,
+        (B, *op.output_shape) with the same B, on ``x``'s device. ``sigma_y`` >= 0 and finite.
+        Each failure raises a ``ValueError``/``TypeError`` naming ``x`` or ``y``.
+        """
+        in_shape = tuple(int(v) for v in self.op.input_shape)
+        out_shape = tuple(int(v) for v in self.op.output_shape)
+        if isinstance(self.x, torch.Tensor):
+            check_device("x", self.x)
+        check_tensor("x", self.x)
+        if self.x.ndim != 1 + len(in_shape) or tuple(self.x.shape[1:]) != in_shape:
+            raise ValueError(f"x: the operator works on (B, {', '.join(map(str, in_shape))}), got shape "
+                             f"{tuple(self.x.shape)}")
+        _check_batch("x", self.x)
+        B = self.x.shape[0]
+        op_batch = int(getattr(self.op, "batch_size", 1))
+        if op_batch > 1 and op_batch != B:
+            raise ValueError(f"x: holds {B} image(s) but the operator was built for {op_batch} "
+                             "(per-image parameters)")
+        if isinstance(self.y, torch.Tensor):
+            check_device("y", self.y)
+        check_tensor("y", self.y)
+        want = (B,) + out_shape
+        if tuple(self.y.shape) != want:
+            if self.y.ndim == len(want) and tuple(self.y.shape[1:]) == out_shape:
+                raise ValueError(f"y: holds {self.y.shape[0]} measurement(s) but x holds {B} image(s); "
+                                 "one measurement per image")
+            raise ValueError(f"y: expected shape {want} (what the {self.op.name} operator gives for x), "
+                             f"got {tuple(self.y.shape)}")
+        if self.y.device != self.x.device:
+            raise ValueError(f"y: lives on {str(self.y.device)!r} but x on {str(self.x.device)!r}; "
+                             "put both on one device")
+        check_positive("sigma_y", self.sigma_y, allow_zero=True)
+        return self
 
     @property
     def batch_size(self) -> int:
@@ -219,11 +291,14 @@ def make_problem(task: str, x: torch.Tensor, *, sigma_y: float = 0.0, noise: str
         **params: task parameters overriding :func:`task_defaults` (e.g. ``box=12``, ``p=0.9``).
     """
     check_choice("task", task, TASKS)
+    if isinstance(x, torch.Tensor):
+        check_device("x", x)
     check_image("x", x)
+    _check_batch("x", x)
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(f"x: square images expected, got shape {tuple(x.shape)}")
     nz = make_noise(noise, sigma_y=sigma_y, rate=rate, looks=looks)
-    g = make_generator(seed, generator)
+    g = _problem_generator(seed, generator)
     op = make_operator(task, x.shape[1:], batch=x.shape[0], generator=g, **params)
     with torch.no_grad():
         y = nz.sample(op(x), g)
@@ -235,20 +310,24 @@ def make_problem(task: str, x: torch.Tensor, *, sigma_y: float = 0.0, noise: str
 def linear_problem(A: torch.Tensor, x: torch.Tensor, *, sigma_y: float, seed: int = 0,
                    generator: torch.Generator | None = None, y: torch.Tensor | None = None) -> InverseProblem:
     """A vector problem y = A x + σ_y n with an explicit (m, d) matrix — the Gaussian-mixture
-    ground truth (ALGORITHMS §8). ``x`` is (B, d); pass ``y`` (B, m) to use a given measurement
+    ground truth (the [MCGdiff] benchmark). ``x`` is (B, d); pass ``y`` (B, m) to use a given measurement
     (e.g. one y repeated B times, to draw B posterior samples for the same data)."""
-    from ._checks import check_tensor
+    if isinstance(x, torch.Tensor):
+        check_device("x", x)
     check_tensor("x", x, ndim=2)
+    _check_batch("x", x)
     op = Matrix(A)
     if x.shape[1] != op.input_shape[0]:
         raise ValueError(f"x: expected (B, {op.input_shape[0]}) vectors for A of shape {tuple(A.shape)}, "
                          f"got {tuple(x.shape)}")
     nz = make_noise("gaussian", sigma_y=sigma_y)
-    g = make_generator(seed, generator)
+    g = _problem_generator(seed, generator)
     if y is None:
         with torch.no_grad():
             y = nz.sample(op(x), g)
     else:
+        if isinstance(y, torch.Tensor):
+            check_device("y", y)
         check_tensor("y", y, ndim=2)
         if y.shape != (x.shape[0],) + op.output_shape:
             raise ValueError(f"y: expected shape {(x.shape[0],) + op.output_shape}, got {tuple(y.shape)}")

@@ -32,8 +32,8 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.diffusion import ddpm_posterior, gmm2d_problem, linear_gaussian_problem, load_prior
-from invlab.diffusion import posterior_report, timesteps
+from invlab.diffusion import ddpm_posterior, load_prior, timesteps
+from invlab.gmm_bench import gmm2d_problem, linear_gaussian_problem, posterior_report
 from invlab.problems import linear_problem
 from invlab.solvers import SOLVERS
 from invlab.viz import show_images, show_trajectory

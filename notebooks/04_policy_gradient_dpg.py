@@ -33,7 +33,8 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.diffusion import ddim_step, gmm2d_problem, timesteps
+from invlab.diffusion import ddim_step, timesteps
+from invlab.gmm_bench import gmm2d_problem
 from invlab.solvers import SOLVERS
 from invlab.viz import show_images
 

@@ -1,4 +1,6 @@
 """The invlab command line: list, solve, one-line errors with exit code 2."""
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -33,7 +35,7 @@ def test_solve_from_an_image_file(tmp_path):
     (["solve", "--task", "sr4", "--method", "ddnm", "--image", "nofile.png"], "--image: no such file"),
     (["solve", "--task", "sr4", "--method", "ddnm", "--image", "glyph:x"], "--image: expected glyph:N"),
     (["solve", "--task", "sr4", "--method", "ddnm", "--image", "glyph:0", "--sigma-y", "-1"],
-     "--sigma-y: must be >= 0"),
+     "--sigma-y: must be a finite number >= 0"),
     (["solve", "--task", "sr4", "--method", "pseudo_inverse", "--image", "glyph:0", "--steps", "3"], "--steps:"),
     (["solve", "--task", "motion_blur", "--method", "ddrm", "--image", "glyph:0"],
      "needs an operator with an SVD view"),
@@ -110,3 +112,33 @@ def test_paired_overhead_times_each_call_against_its_own_network_passes():
     assert 0.2 < ratio < 5                                   # same passes, same machine: the same order
     assert overhead_ratio(pairs, extra_seconds=min(w for w, _ in pairs) / 2) < ratio
     assert network_seconds(prior, 2, 0, 0) < 0.01           # nothing to run
+
+
+def test_solve_ddc_loads_the_shipped_network_for_the_task(tmp_path, capsys):
+    base = ["solve", "--task", "sr4", "--method", "ddc", "--image", "glyph:1", "--steps", "2"]
+    assert main(base + ["--out", str(tmp_path / "g.png")]) == 0
+    assert "ddc with glyphs32-ddc on sr4" in capsys.readouterr().out
+    assert main(base + ["--network", "glyphs32-ddc-sr4", "--out", str(tmp_path / "s.png")]) == 0
+    assert "ddc with glyphs32-ddc-sr4 on sr4" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g_compare.png", "s.png", "s_compare.png"]
+
+
+def test_bench_ddc_uses_the_shipped_network(tmp_path, capsys, monkeypatch):
+    import csv
+    monkeypatch.setenv("INVLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "d.csv"
+    assert main(["bench", "--methods", "ddc", "--tasks", "sr2", "--n", "1", "--out", str(out)]) == 0
+    (row,) = list(csv.DictReader(open(out)))
+    assert row["method"] == "ddc" and row["task"] == "sr2" and row["nfe"] == "10" and float(row["psnr"]) > 20
+
+
+def test_outputs_are_moved_into_place_with_ordinary_permissions(tmp_path):
+    out = tmp_path / "r.jpg"
+    out.write_bytes(b"previous")
+    assert main(["solve", "--task", "sr4", "--method", "pseudo_inverse", "--image", "glyph:0",
+                 "--out", str(out)]) == 0
+    assert Image.open(out).format == "JPEG" and Image.open(tmp_path / "r_compare.png").format == "PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jpg", "r_compare.png"]   # no temp files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o666 & ~umask

@@ -126,8 +126,10 @@ def test_loss_trains_only_the_network_and_skips_kl_at_t0(prior):
 def test_bad_input_names_the_argument(prior):
     p = _problem("sr4")
     ddc = SOLVERS["ddc"]
-    with pytest.raises(ValueError, match="network: DDC needs its trained network"):
-        ddc(p, prior)
+    with pytest.raises(ValueError, match="network: no shipped DDC network was trained for 'box_inpaint'"):
+        ddc(_problem("box_inpaint"), prior)                       # no network given, none shipped for the task
+    r = ddc(p, prior, steps=1, generator=0)                       # none given: the first shipped one for sr4
+    assert r.info["ddc_calls"] == 1 and r.nfe == 2
     only_sr4 = _tiny_net({"sr4": {"factor": 4}})
     with pytest.raises(ValueError, match=r"not trained for task 'gaussian_blur'; it was trained for: sr4"):
         ddc(_problem("gaussian_blur"), prior, network=only_sr4)

@@ -10,7 +10,8 @@ import torch
 
 import invlab
 from invlab.diffusion import (GaussianMixturePrior, PriorUnavailable, UNetPrior, VPSchedule, gmm2d,
-                              gmm_grid, linear_gaussian_problem, load_prior, timesteps)
+                              gmm_grid, load_prior, timesteps)
+from invlab.gmm_bench import linear_gaussian_problem
 from invlab.metrics import sliced_wasserstein
 from invlab.solvers import SOLVERS, Result
 

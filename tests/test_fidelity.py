@@ -11,7 +11,8 @@ denoiser, the operator's SVD view and proximal step) are called, not re-implemen
 import pytest
 import torch
 
-from invlab.diffusion import linear_gaussian_problem, load_prior
+from invlab.diffusion import load_prior
+from invlab.gmm_bench import linear_gaussian_problem
 from invlab.problems import linear_problem
 from invlab.solvers import SOLVERS
 from invlab.solvers.splitting import data_prox

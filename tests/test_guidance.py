@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import invlab
-from invlab.diffusion import linear_gaussian_problem, load_prior, posterior_report
+from invlab.diffusion import load_prior
+from invlab.gmm_bench import linear_gaussian_problem, posterior_report
 from invlab.metrics import scorecard
 from invlab.problems import linear_problem
 from invlab.solvers import SOLVERS

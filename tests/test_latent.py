@@ -233,4 +233,4 @@ def test_cli_solves_with_a_latent_prior_and_refuses_a_pixel_solver(kl_prior, tmp
     assert out.exists() and "psld on sr4" in capsys.readouterr().out
     assert main(["solve", "--task", "sr4", "--method", "ddrm", "--prior", str(folder), "--image", "glyph:1",
                  "--out", str(out)]) != 0
-    assert "prior: ddrm works in pixel space" in capsys.readouterr().err
+    assert "--prior: ddrm does not work with the latent prior" in capsys.readouterr().err

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import invlab
-from invlab.diffusion import linear_gaussian_problem, load_prior
+from invlab.diffusion import load_prior
+from invlab.gmm_bench import linear_gaussian_problem
 from invlab.metrics import sliced_wasserstein
 from invlab.problems import linear_problem
 from invlab.solvers import SOLVERS

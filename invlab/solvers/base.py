@@ -3,7 +3,12 @@
 Every solver is a plain function ``solver(problem, prior, *, <hyperparameters>, generator=None,
 callback=None) -> Result`` decorated with :func:`solver`. The decorator
 
-* checks that the problem and the prior fit (image shape) before any work;
+* checks the problem again (:meth:`InverseProblem.validate`: a ``y`` replaced or edited after
+  the problem was built is refused, naming ``y``) and that the problem and the prior fit (image
+  shape, device) before any work;
+* takes ``generator`` as a CPU :class:`torch.Generator`, ``None`` (torch's global generator) or an
+  int seed, which becomes ``torch.Generator().manual_seed(seed)`` (the same numbers as passing that
+  generator; solvers draw on the CPU, so the numbers do not depend on the device);
 * hands the function a *counting* view of the prior: every ``prior.eps`` call is one network
   forward pass (``nfe``) and every backward pass through one of its outputs is a VJP (``vjp``),
   so a solver cannot under-report its cost; a latent prior's ``encode`` and ``decode`` are
@@ -23,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+
+from .._checks import check_generator
 
 __all__ = ["Result", "SOLVERS", "solver", "CountingPrior", "initial_noise"]
 
@@ -164,18 +171,33 @@ def _check_fit(problem, prior) -> None:
         raise ValueError(f"problem: the operator works on images of shape {tuple(problem.op.input_shape)} but "
                          f"the {getattr(prior, 'name', 'given')} prior makes {shape}; "
                          "build the problem at the prior's size")
+    problem.validate()
+    dev = getattr(prior, "device", None)
+    if isinstance(dev, torch.device) and dev != problem.y.device:
+        raise ValueError(f"prior: lives on {str(dev)!r} but the problem's x and y on {str(problem.y.device)!r}; "
+                         "move one of them (prior.to(device), or build the problem from x on the prior's device)")
 
 
-def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",)) -> Callable:
+def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",),
+           prepare: Callable | None = None) -> Callable:
     """Register ``fn`` in :data:`SOLVERS` and wrap it with checks, cost counting and timing.
+
+    Before ``fn`` runs, the wrapper refuses unknown hyperparameters, a prior of the wrong space,
+    size or device, and a problem that fails :meth:`InverseProblem.validate` (so a NaN or
+    wrong-shaped ``y`` is named as ``y`` before any work). ``generator`` may be an int seed: ``fn``
+    then receives ``torch.Generator().manual_seed(seed)``, exactly as if that had been passed;
+    anything else but ``None`` or a CPU :class:`torch.Generator` is refused. ``callback`` must be
+    ``None`` or callable.
 
     Inside ``fn`` the ``prior`` argument is the counting view; ``fn`` returns the estimate
     (a tensor) or a :class:`Result` whose cost fields the wrapper fills in. ``spaces`` says which
     priors the solver takes: ``"pixel"`` priors, ``"latent"`` priors (:class:`LatentPrior`), or both
-    (``@solver(spaces=("pixel", "latent"))``).
+    (``@solver(spaces=("pixel", "latent"))``). ``prepare(problem, kwargs) -> kwargs`` runs after the
+    checks and before the cost counting starts: a solver that is handed a second network by name
+    (DDC) resolves it there, so the network's passes are counted like the prior's.
     """
     if fn is None:
-        return functools.partial(solver, spaces=spaces)
+        return functools.partial(solver, spaces=spaces, prepare=prepare)
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     names = [p.name for p in params]
@@ -190,11 +212,15 @@ def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",)) 
                             f"it takes {[p.name for p in params[2:]]}")
         _check_space(fn.__name__, prior, spaces)
         _check_fit(problem, prior)
+        if "generator" in kwargs:
+            kwargs["generator"] = check_generator("generator", kwargs["generator"])
+        cb = kwargs.get("callback")
+        if cb is not None and not callable(cb):
+            raise TypeError(f"callback: expected None or a callable, got {type(cb).__name__}")
         counter = _Counter()
         counted = CountingPrior(prior, counter, getattr(prior, "counted_methods", ("eps",)))
-        if isinstance(kwargs.get("network"), str):                     # DDC's network by name
-            from ..ddc import load_ddc
-            kwargs["network"] = load_ddc(kwargs["network"], device=problem.y.device)
+        if prepare is not None:
+            kwargs = prepare(problem, dict(kwargs))
         for key, value in kwargs.items():          # other networks a solver is handed (CM purifier, DDC)
             if hasattr(value, "counted_methods"):
                 kwargs[key] = CountingPrior(value, counter, value.counted_methods)

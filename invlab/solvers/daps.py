@@ -9,6 +9,7 @@ import torch
 from .._checks import randn, check_int, check_positive
 from ..diffusion.schedule import karras_sigmas
 from .base import solver
+from .defaults import lookup
 from .guidance import likelihood_of
 
 __all__ = ["daps", "edm_sigmas", "langevin_step"]
@@ -40,12 +41,6 @@ def langevin_step(x, x0, data_grad, z, *, eta: float, tau: float, sigma: float):
             .add_(data_grad, alpha=-2 * eta / tau ** 2).add_(z, alpha=(2 * eta) ** 0.5))
 
 
-def _default_lr(task: str) -> float:
-    if task in ("motion_blur", "box_inpaint", "phase_retrieval"):
-        return 5e-5
-    return 2e-5 if task == "hdr" else 1e-4
-
-
 @solver
 def daps(problem, prior, *, annealing_steps: int = 200, ode_steps: int = 5, langevin_steps: int = 100,
          lr: float | None = None, lr_min_ratio: float = 0.01, tau: float = 0.01, sigma_max: float = 100.0,
@@ -73,7 +68,7 @@ def daps(problem, prior, *, annealing_steps: int = 200, ode_steps: int = 5, lang
         raise ValueError(f"lr_min_ratio: must lie in [0, 1], got {lr_min_ratio!r}")
     if sigma_min > sigma_max:
         raise ValueError(f"sigma_min: must not exceed sigma_max ({sigma_max}), got {sigma_min}")
-    lr = _default_lr(problem.task) if lr is None else check_positive("lr", lr)
+    lr = lookup("daps", problem.task)["lr"] if lr is None else check_positive("lr", lr)
     likelihood_of(problem, "gaussian", "DAPS")
     y = problem.y
     sigmas = edm_sigmas(annealing_steps, sigma_max, sigma_min)

@@ -15,6 +15,7 @@ import torch
 from .._checks import randn, check_choice, check_int, check_positive
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from ..noise import PoissonNoise
+from .defaults import lookup
 from .base import initial_noise, Result, solver
 
 __all__ = ["dps", "pigdm", "paper_scale", "likelihood_of"]
@@ -57,13 +58,6 @@ def _residual_norm(problem, x0: torch.Tensor, likelihood: str, floor: float) -> 
     return r2.flatten(1).sum(1).clamp_min(1e-20).sqrt()
 
 
-def _default_zeta(task: str) -> float:
-    # DPS FFHQ: 0.5 for inpainting, 1.0 for phase retrieval, 0.3 for SR and blurs
-    if "inpaint" in task:
-        return 0.5
-    return 1.0 if task == "phase_retrieval" else 0.3
-
-
 @solver
 def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelihood: str | None = None,
         poisson_floor: float = 1.0, clamp: bool | None = None, keep: int = 0, generator=None, callback=None):
@@ -85,7 +79,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
     """
     check_int("steps", steps, lo=1, hi=prior.T)
     lik = likelihood_of(problem, likelihood)
-    zeta = _default_zeta(problem.task) * prior.T / steps if zeta is None else check_positive("zeta", zeta)
+    zeta = lookup("dps", problem.task)["zeta"] * prior.T / steps if zeta is None else check_positive("zeta", zeta)
     if not problem.op.differentiable:
         raise ValueError(f"problem: {problem.op.name} is not differentiable; DPS needs ∇A — build it with "
                          "straight_through=True, or use DPG")

@@ -15,7 +15,8 @@ import torch
 from .._checks import check_choice, check_int, check_positive, randn
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from .base import Result, initial_noise, solver
-from .guidance import _default_zeta, likelihood_of
+from .defaults import lookup
+from .guidance import likelihood_of
 
 __all__ = ["latent_dps", "psld", "resample", "stochastic_resample", "gluing_residual"]
 
@@ -63,7 +64,7 @@ def latent_dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, 
     """
     check_int("steps", steps, lo=1, hi=prior.T)
     _check_guided(problem, "Latent-DPS")
-    zeta = _default_zeta(problem.task) * prior.T / steps if zeta is None else check_positive("zeta", zeta)
+    zeta = lookup("dps", problem.task)["zeta"] * prior.T / steps if zeta is None else check_positive("zeta", zeta)
     grid = timesteps(prior.T, steps, "respaced").tolist()
     z = initial_noise(problem, prior, generator)
     norms = []
@@ -198,7 +199,7 @@ def resample(problem, prior, *, steps: int = 500, zeta: float | None = None, eve
     check_positive("gamma_scale", gamma_scale)
     check_choice("hard_dc", hard_dc, ("latent", "pixel"))
     _check_guided(problem, "ReSample")
-    zeta = _default_zeta(problem.task) * prior.T / steps if zeta is None else check_positive("zeta", zeta,
+    zeta = lookup("dps", problem.task)["zeta"] * prior.T / steps if zeta is None else check_positive("zeta", zeta,
                                                                                                allow_zero=True)
     tol = max(problem.sigma_y ** 2, 1e-4)
     grid = timesteps(prior.T, steps, "leading").tolist()

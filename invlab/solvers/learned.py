@@ -10,11 +10,13 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_int, randn
-from ..ddc import DDCNetwork, measurement_image
+from ..ddc import DDCNetwork, load_ddc, measurement_image
 from ..diffusion.priors import ddpm_posterior
 from .base import Result, initial_noise, solver
 
-__all__ = ["ddc", "ddc_grid"]
+__all__ = ["ddc", "ddc_grid", "SHIPPED_NETWORKS"]
+
+SHIPPED_NETWORKS = ("glyphs32-ddc", "glyphs32-ddc-sr4")     # tried in this order when no network is given
 
 
 def ddc_grid(steps: int, t_start: int = 800) -> list[int]:
@@ -25,7 +27,29 @@ def ddc_grid(steps: int, t_start: int = 800) -> list[int]:
     return torch.linspace(t_start, 0, steps).round().long().tolist()
 
 
-@solver
+def network_for(problem, kwargs: dict) -> dict:
+    """Resolve ``network``: a name or folder is loaded (:func:`invlab.load_ddc`); ``None`` takes the
+    first shipped network trained for the problem's task (and task parameters)."""
+    net = kwargs.get("network")
+    if isinstance(net, str):
+        kwargs["network"] = load_ddc(net, device=problem.y.device)
+    elif net is None:
+        for name in SHIPPED_NETWORKS:
+            candidate = load_ddc(name, device=problem.y.device)
+            try:
+                candidate.check_problem(problem)
+            except ValueError:
+                continue
+            kwargs["network"] = candidate
+            break
+        else:
+            raise ValueError(f"network: no shipped DDC network was trained for {problem.task!r} with "
+                             f"{problem.params}; pass network=<a DDCNetwork or its folder> (and "
+                             "allow_untrained=True to run one on a task it never saw)")
+    return kwargs
+
+
+@solver(prepare=network_for)
 def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int = 5, t_start: int = 800,
         clamp: bool = False, allow_untrained: bool = False, generator=None, callback=None):
     """Deep data consistency, [DDC, Alg. 1] with the correction of its eq. 7:
@@ -37,16 +61,15 @@ def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int =
         x_s = c1'·x̂_{0,y} + c2'·x_t + √β̃' z   on the respaced pair (t, s)
     and the last pair (0, −1) returns x̂_{0,y} itself (no noise; its log-variance would be log 0).
 
-    ``network`` is a :class:`invlab.ddc.DDCNetwork` (``invlab.load_ddc("glyphs32-ddc")``) or its
-    name (loaded by :func:`invlab.load_ddc`; what the benchmark grid passes); a task
-    it was not trained for raises unless ``allow_untrained=True``. The defaults are the paper's
+    ``network`` is a :class:`invlab.ddc.DDCNetwork` (``invlab.load_ddc("glyphs32-ddc")``), its
+    name or folder (loaded by :func:`invlab.load_ddc`), or ``None``: the first shipped network
+    trained for the task (:data:`SHIPPED_NETWORKS`); a task it was not trained for raises unless
+    ``allow_untrained=True``. The defaults are the paper's
     (5 steps from t = 800); nothing is image-size dependent. ``Result.nfe`` counts prior *and*
     DDC-network passes (2 per step); ``info["ddc_calls"]`` the latter alone, and
     ``info["sigma_y_in_training_range"]`` whether σ_y lies in the range the network was trained on
     (outside it DDC still runs — notebook 07 measures how it degrades).
     """
-    if network is None:
-        raise ValueError("network: DDC needs its trained network, e.g. network=invlab.load_ddc('glyphs32-ddc')")
     steps = check_int("steps", steps, lo=1, hi=prior.T)
     t_start = check_int("t_start", t_start, lo=0, hi=prior.T - 1)
     if steps > t_start + 1:

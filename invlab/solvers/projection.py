@@ -11,6 +11,7 @@ import torch
 from .._checks import check_fraction, check_int, randn
 from ..diffusion.schedule import pairs, timesteps
 from .base import initial_noise, solver
+from .defaults import lookup
 from .guidance import likelihood_of
 
 __all__ = ["ddrm", "ddnm", "ddnm_weights"]
@@ -112,10 +113,12 @@ def ddnm_weights(s, obs, sigma_y: float, a: float, sig: float, eta: float):
 
 
 @solver
-def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = False, generator=None, callback=None):
+def ddnm(problem, prior, *, steps: int = 100, eta: float | None = None, clamp: bool = False, generator=None,
+         callback=None):
     """Denoising Diffusion Null-space Model [DDNM, Alg. 1]; DDNM+ when σ_y > 0 [DDNM, eq. 17-19].
 
-    Leading DDIM grid (100 steps, η = 0.85), ᾱ_{−1} = 1, x̂_0 not clamped (``clamp=True`` gives a
+    Leading DDIM grid (100 steps; η from :mod:`~invlab.solvers.defaults`: 0.85, the paper's, and
+    1.0 on super-resolution), ᾱ_{−1} = 1, x̂_0 not clamped (``clamp=True`` gives a
     clamped variant). For t → s, in the operator's spectral coordinates (x̄ = Vᵀx, ȳ = Σ⁺Uᵀy):
 
         x̂_0 ← x̂_0 − V(λ ⊙ (x̄_0 − ȳ) on observed coordinates)     (noiseless: λ = 1, x̂_0 − A⁺(A x̂_0 − y))
@@ -126,7 +129,7 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float = 0.85, clamp: bool = F
     (noiseless) or x̂_0 itself (noisy: λ = 0 there). Time-travel ([RePaint]'s jumps) is not used.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
-    check_fraction("eta", eta, closed_hi=True)
+    eta = lookup("ddnm", problem.task)["eta"] if eta is None else check_fraction("eta", eta, closed_hi=True)
     sv = _svd_or_raise(problem, "DDNM")
     sched, y = prior.schedule, problem.y
     s, obs, _, ybar = _spectral_data(sv, y)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import randn, check_choice, check_int, check_positive
+from .defaults import lookup
 from .base import Result, solver
 from .guidance import likelihood_of
 
@@ -33,21 +34,6 @@ def paper_measurement_size(problem) -> int:
     if problem.task.startswith("sr"):
         return 3 * (256 // int(problem.params.get("factor", 4))) ** 2
     return M_PAPER
-
-
-def _defaults(task: str, sigma_y: float = 0.0) -> dict:
-    # [DCDP]'s FFHQ settings: rounds K, data steps τ, paper learning rate η, T_0, T_K
-    if task.startswith("sr"):
-        return dict(rounds=10, dc_steps=100, eta=1e3, t_start=400, t_end=0)
-    if task.endswith("blur"):
-        # noisy data want a smaller step [paper; its values are lost]: η = 1e5 fits the noise of a
-        # σ_y = 0.05 blur in full (11.9 dB on 8 glyphs, 30 rounds); η = 1e3, the SR value, gives 33.8
-        return dict(rounds=10, dc_steps=100, eta=1e5 if sigma_y == 0 else 1e3, t_start=400, t_end=0)
-    if "inpaint" in task:
-        return dict(rounds=20, dc_steps=50, eta=1e3, t_start=700, t_end=0)
-    if task == "phase_retrieval":
-        return dict(rounds=200, dc_steps=100, eta=500.0, t_start=999, t_end=20)
-    return dict(rounds=10, dc_steps=100, eta=1e3, t_start=400, t_end=0)
 
 
 def data_consistency(problem, x, steps: int, lr: float, momentum: float, decode=None) -> torch.Tensor:
@@ -120,7 +106,7 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     from z = E(0) (the latent of the zero image), the last purified latent is decoded.
     ``info["calls"]`` counts UNet, encoder and decoder passes separately.
     """
-    d = _defaults(problem.task, problem.sigma_y)
+    d = lookup("dcdp", problem.task, problem.sigma_y)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
     dc_steps = d["dc_steps"] if dc_steps is None else check_int("dc_steps", dc_steps, lo=0)
     m = problem.y[0].numel()

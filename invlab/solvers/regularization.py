@@ -18,6 +18,7 @@ import torch
 from .._checks import randn, check_choice, check_fraction, check_int, check_positive, check_tensor
 from ..diffusion import timesteps
 from ..noise import GaussianNoise
+from .defaults import lookup
 from .base import solver
 
 __all__ = ["red_diff", "hrdis", "omega"]
@@ -56,19 +57,6 @@ def _data_loss(problem, mu: torch.Tensor) -> torch.Tensor:
     var = torch.maximum(var, var.flatten(1).mean(1).view((-1,) + (1,) * (var.ndim - 1)))
     w = 1 / var
     return (w * r2).flatten(1).mean(1) / w.flatten(1).mean(1) / 2
-
-
-def _defaults(task: str) -> dict:
-    # HRDIS paper Table 5 (β = 0.2); learning rates unchanged by the image size (Adam)
-    if "inpaint" in task:
-        return dict(steps=150, lambda2=0.25, lr=0.1)
-    if task.startswith("sr"):
-        return dict(steps=100, lambda2=0.2, lr=0.5)
-    if task.startswith("cs"):
-        return dict(steps=300, lambda2=0.2, lr=0.5)
-    if task == "phase_retrieval":
-        return dict(steps=500, lambda2=0.25, lr=0.7, lambda1=0.5)
-    return dict(steps=100, lambda2=0.25, lr=0.1)
 
 
 def starting_image(problem) -> torch.Tensor:
@@ -134,7 +122,7 @@ def red_diff(problem, prior, *, steps: int | None = None, lr: float | None = Non
     Defaults: λ = 0.25 and the task's steps and lr from HRDIS's table (RED-diff itself uses
     lr 0.1–0.5 and 50–1000 steps).
     """
-    d = _defaults(problem.task)
+    d = lookup("red_diff", problem.task, problem.sigma_y)
     return _regularize(problem, prior, beta=1.0, steps=d["steps"] if steps is None else steps,
                        lr=d["lr"] if lr is None else lr, lambda1=lambda1,
                        lambda2=lambda2, weighting=weighting, clip_min=clip_min, x_init=x_init, skip_first=False,
@@ -149,9 +137,9 @@ def hrdis(problem, prior, *, beta: float = 0.2, steps: int | None = None, lr: fl
     ``beta=0`` is consistency regularisation (CR). The first step only seeds ε_prev, as in the
     authors' code. Defaults per task from the paper's Table 5.
     """
-    d = _defaults(problem.task)
+    d = lookup("hrdis", problem.task, problem.sigma_y)
     return _regularize(problem, prior, beta=beta, steps=d["steps"] if steps is None else steps,
                        lr=d["lr"] if lr is None else lr,
-                       lambda1=d.get("lambda1", 1.0) if lambda1 is None else lambda1,
+                       lambda1=d["lambda1"] if lambda1 is None else lambda1,
                        lambda2=d["lambda2"] if lambda2 is None else lambda2, weighting=weighting,
                        clip_min=clip_min, x_init=x_init, skip_first=True, generator=generator, callback=callback)

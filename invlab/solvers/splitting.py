@@ -14,24 +14,12 @@ import torch
 from .._checks import randn, check_choice, check_fraction, check_int, check_positive
 from ..diffusion import timesteps
 from .base import initial_noise, Result, solver
+from .defaults import lookup
 from .guidance import likelihood_of, paper_scale
 
 __all__ = ["ddiff", "DDIFF_VARIANTS", "pnp_admm", "diffpir", "data_prox"]
 
 DDIFF_VARIANTS = ("ddiff", "hqs", "pnp_admm", "pnp_hqs")
-
-# FFHQ defaults (γ_0, t_0) at σ_y = 0.05 and the re-noising rule per task (t_γ = 90 throughout)
-_TASK_DEFAULTS = {
-    "sr": (18.0, 1, "full"), "box_inpaint": (30.0, 1, "full"), "random_inpaint": (50.0, 1, "full"),
-    "freeform_inpaint": (30.0, 1, "full"), "gaussian_blur": (2.9, 50, "ddpm"), "motion_blur": (2.9, 80, "ddpm"),
-    "phase_retrieval": (38.0, 1, "full"), "hdr": (3.5, 120, "ddpm"),
-}
-
-
-def _task_defaults(task: str):
-    key = "sr" if task.startswith("sr") else task
-    return _TASK_DEFAULTS.get(key, (18.0, 1, "full"))
-
 
 def z_update(prior, x_t, t):
     """z = clamp(x̂_0(x_t)): Tweedie at the current point of the noise manifold (clamped to
@@ -83,12 +71,12 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
     check_choice("variant", variant, DDIFF_VARIANTS)
     check_int("t_gamma", t_gamma, lo=0, hi=prior.T - 1)
     likelihood_of(problem, "gaussian", "DDiff")
-    g0, t0_default, rule_default = _task_defaults(problem.task)
-    gamma0 = g0 * paper_scale(problem) if gamma0 is None else gamma0
+    d = lookup("ddiff", problem.task, problem.sigma_y)
+    gamma0 = d["gamma0"] * paper_scale(problem) if gamma0 is None else gamma0
     if isinstance(gamma0, bool) or not isinstance(gamma0, (int, float)) or not gamma0 > 0 or not math.isfinite(gamma0):
         raise ValueError(f"gamma0: must be > 0 and finite, got {gamma0!r}")
-    t0 = t0_default if t0 is None else check_int("t0", t0, lo=-1, hi=prior.T - 1)
-    rule = rule_default if renoise_rule is None else check_choice("renoise_rule", renoise_rule, ("full", "ddpm"))
+    t0 = d["t0"] if t0 is None else check_int("t0", t0, lo=-1, hi=prior.T - 1)
+    rule = d["renoise_rule"] if renoise_rule is None else check_choice("renoise_rule", renoise_rule, ("full", "ddpm"))
     hqs_step = 90.0 * paper_scale(problem) if hqs_step is None else check_positive("hqs_step", hqs_step)
     use_dual = variant in ("ddiff", "pnp_admm")
     if variant == "hqs":
@@ -202,10 +190,10 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
     Defaults: 100 steps, λ = 1, ζ = 0.1 (deblur, SR: the value in the authors' scripts); 20 steps,
     ζ = 1 (inpainting) [DiffPIR, Sec. 5].
     """
-    inpaint = "inpaint" in problem.task
-    steps = (20 if inpaint else 100) if steps is None else check_int("steps", steps, lo=2, hi=prior.T)
-    lam = 1.0 if lam is None else check_positive("lam", lam)
-    zeta = (1.0 if inpaint else 0.1) if zeta is None else check_fraction("zeta", zeta, closed_hi=True)
+    d = lookup("diffpir", problem.task, problem.sigma_y)
+    steps = d["steps"] if steps is None else check_int("steps", steps, lo=2, hi=prior.T)
+    lam = d["lam"] if lam is None else check_positive("lam", lam)
+    zeta = d["zeta"] if zeta is None else check_fraction("zeta", zeta, closed_hi=True)
     likelihood_of(problem, "gaussian", "DiffPIR")
     check_prox(problem, prox)
     sched = prior.schedule

@@ -1,0 +1,145 @@
+"""Every solver's default hyperparameters, in one table, with the paper's value beside each.
+
+A solver called without a hyperparameter takes it from :data:`TABLE` for its task. An entry
+applies to all tasks (``"*"``), to a task family (``"sr"``, ``"deblur"``, ``"inpaint"``,
+``"phase_retrieval"``, ``"hdr"``, ``"cs"``), or to one task (``"motion_blur"``); a more specific
+entry wins, and an entry whose place ends in ``"/noiseless"`` applies only when σ_y = 0.
+
+Each entry holds the value invlab uses, the value in the paper or its official code (``paper``),
+and where invlab's value comes from (``source``):
+
+* ``"paper"`` — the paper's value, unchanged (it is unit-free, or the rule carries it over);
+* ``"scaled"`` — the paper's value times a scaling rule the solver applies (the rule is named);
+* ``"tuned"`` — the best setting of the sweep in ``benchmarks/tune_defaults.py`` on held-out glyphs
+  at σ_y = 0.05 (``benchmarks/results/tuning.csv`` holds every setting tried).
+
+``invlab.solvers.defaults.table("diffpir")`` lists a solver's rows; notebook 09 shows them all.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["TABLE", "FAMILIES", "family", "lookup", "table"]
+
+FAMILIES = ("sr", "deblur", "inpaint", "phase_retrieval", "hdr", "cs", "other")
+
+# (method, where, parameter, value, paper, source)
+TABLE: list[tuple[str, str, str, Any, Any, str]] = [
+    # DPS [DPS, App. C]: ζ for 1000 steps; the solver multiplies by T/steps (ζ·steps fixed)
+    ("dps", "*", "zeta", 0.3, 0.3, "paper; × T/steps"),
+    ("dps", "inpaint", "zeta", 0.5, 0.5, "paper; × T/steps"),
+    ("dps", "phase_retrieval", "zeta", 1.0, 1.0, "paper; × T/steps"),
+    # DPG [DPG code configs, FFHQ]: the step s; the solver multiplies by √(D/D_paper)
+    ("dpg", "*", "scale", 2000.0, 2000.0, "paper (SR×4, DDPM); × √(D/D_paper)"),
+    ("dpg", "deblur", "scale", 200.0, 200.0, "paper (motion blur, DDPM); × √(D/D_paper)"),
+    ("dpg", "box_inpaint", "scale", 3.0, 3.0, "paper (DDIM); × √(D/D_paper)"),
+    ("dpg", "random_inpaint", "scale", 10.0, 10.0, "paper (DDIM); × √(D/D_paper)"),
+    # DDiff [DDiff, Table 5, FFHQ σ_y = 0.05]: γ_0 (× √(D/D_paper) in the solver), t_0, re-noising rule
+    ("ddiff", "*", "gamma0", 18.0, 18.0, "paper (SR); × √(D/D_paper)"),
+    ("ddiff", "*", "t0", 1, 1, "paper"),
+    ("ddiff", "*", "renoise_rule", "full", "full", "paper"),
+    ("ddiff", "box_inpaint", "gamma0", 30.0, 30.0, "paper; × √(D/D_paper)"),
+    ("ddiff", "freeform_inpaint", "gamma0", 30.0, 30.0, "paper; × √(D/D_paper)"),
+    ("ddiff", "random_inpaint", "gamma0", 50.0, 50.0, "paper; × √(D/D_paper)"),
+    ("ddiff", "deblur", "gamma0", 2.9, 2.9, "paper; × √(D/D_paper)"),
+    ("ddiff", "gaussian_blur", "t0", 50, 50, "paper"),
+    ("ddiff", "motion_blur", "t0", 80, 80, "paper"),
+    ("ddiff", "deblur", "renoise_rule", "ddpm", "ddpm", "paper"),
+    ("ddiff", "phase_retrieval", "gamma0", 38.0, 38.0, "paper; × √(D/D_paper)"),
+    ("ddiff", "hdr", "gamma0", 3.5, 3.5, "paper; × √(D/D_paper)"),
+    ("ddiff", "hdr", "t0", 120, 120, "paper"),
+    ("ddiff", "hdr", "renoise_rule", "ddpm", "ddpm", "paper"),
+    # DAPS [DAPS, Table 6]: Langevin rate; per pixel, so unchanged by the image size
+    ("daps", "*", "lr", 1e-4, 1e-4, "paper"),
+    ("daps", "motion_blur", "lr", 5e-5, 5e-5, "paper"),
+    ("daps", "box_inpaint", "lr", 5e-5, 5e-5, "paper"),
+    ("daps", "phase_retrieval", "lr", 5e-5, 5e-5, "paper"),
+    ("daps", "hdr", "lr", 2e-5, 2e-5, "paper"),
+    # DiffPIR [DiffPIR, Sec. 5 and its scripts]: 100 steps (20 for inpainting), λ, ζ
+    ("diffpir", "*", "steps", 100, 100, "paper"),
+    ("diffpir", "*", "lam", 1.0, 1.0, "paper"),
+    ("diffpir", "*", "zeta", 1.0, 0.1, "tuned"),
+    ("diffpir", "inpaint", "steps", 20, 20, "paper"),
+    ("diffpir", "inpaint", "zeta", 1.0, 1.0, "paper"),
+    # DDNM [DDNM, Sec. 5; code configs]: 100 steps, η
+    ("ddnm", "*", "eta", 0.85, 0.85, "paper"),
+    ("ddnm", "sr", "eta", 1.0, 0.85, "tuned"),
+    # DCDP [DCDP, App., FFHQ]: rounds K, data steps τ, paper rate η (the solver keeps the effective
+    # step 2η/M_paper), T_0, T_K
+    ("dcdp", "*", "rounds", 10, 10, "paper"),
+    ("dcdp", "*", "dc_steps", 100, 100, "paper"),
+    ("dcdp", "*", "eta", 1e3, 1e3, "paper; × M/M_paper"),
+    ("dcdp", "*", "t_start", 400, 400, "paper"),
+    ("dcdp", "*", "t_end", 0, 0, "paper"),
+    ("dcdp", "deblur/noiseless", "eta", 1e5, 1e5, "paper; × M/M_paper"),
+    ("dcdp", "inpaint", "rounds", 20, 20, "paper"),
+    ("dcdp", "inpaint", "dc_steps", 50, 50, "paper"),
+    ("dcdp", "inpaint", "t_start", 700, 700, "paper"),
+    ("dcdp", "phase_retrieval", "rounds", 200, 200, "paper"),
+    ("dcdp", "phase_retrieval", "eta", 500.0, 500.0, "paper; × M/M_paper"),
+    ("dcdp", "phase_retrieval", "t_start", 999, 999, "paper"),
+    ("dcdp", "phase_retrieval", "t_end", 20, 20, "paper"),
+    # RED-diff and HRDIS [HRDIS, Table 5]: steps, λ₂, Adam rate (unchanged by the image size)
+    ("hrdis", "*", "steps", 100, 100, "paper"),
+    ("hrdis", "*", "lambda1", 1.0, 1.0, "paper"),
+    ("hrdis", "*", "lambda2", 0.25, 0.25, "paper"),
+    ("hrdis", "*", "lr", 0.1, 0.1, "paper"),
+    ("hrdis", "inpaint", "steps", 150, 150, "paper"),
+    ("hrdis", "sr", "lambda2", 0.2, 0.2, "paper"),
+    ("hrdis", "sr", "lr", 0.5, 0.5, "paper"),
+    ("hrdis", "cs", "steps", 300, 300, "paper"),
+    ("hrdis", "cs", "lambda2", 0.2, 0.2, "paper"),
+    ("hrdis", "cs", "lr", 0.5, 0.5, "paper"),
+    ("hrdis", "phase_retrieval", "steps", 500, 500, "paper"),
+    ("hrdis", "phase_retrieval", "lr", 0.7, 0.7, "paper"),
+    ("hrdis", "phase_retrieval", "lambda1", 0.5, 0.5, "paper"),
+    ("red_diff", "*", "steps", 100, 100, "HRDIS's table (RED-diff: 50–1000 steps)"),
+    ("red_diff", "*", "lr", 0.1, 0.1, "HRDIS's table (RED-diff: 0.1–0.5)"),
+    ("red_diff", "inpaint", "steps", 150, 150, "HRDIS's table"),
+    ("red_diff", "sr", "lr", 0.5, 0.5, "HRDIS's table"),
+    ("red_diff", "cs", "steps", 300, 300, "HRDIS's table"),
+    ("red_diff", "cs", "lr", 0.5, 0.5, "HRDIS's table"),
+    ("red_diff", "phase_retrieval", "steps", 500, 500, "HRDIS's table"),
+    ("red_diff", "phase_retrieval", "lr", 0.7, 0.7, "HRDIS's table"),
+]
+
+
+def family(task: str) -> str:
+    """The task family a task's defaults come from."""
+    if task.startswith("sr"):
+        return "sr"
+    if task.endswith("blur"):
+        return "deblur"
+    if "inpaint" in task:
+        return "inpaint"
+    if task.startswith("cs"):
+        return "cs"
+    return task if task in ("phase_retrieval", "hdr") else "other"
+
+
+def lookup(method: str, task: str, sigma_y: float = 0.05) -> dict[str, Any]:
+    """The default of every tabled hyperparameter of ``method`` on ``task``: ``"*"``, then the
+    family, then the task, each followed by its ``"/noiseless"`` entry when σ_y = 0."""
+    order = ["*", family(task), task]
+    if sigma_y == 0:
+        order = [p for place in order for p in (place, place + "/noiseless")]
+    rank = {place: i for i, place in enumerate(order)}
+    out: dict[str, tuple[int, Any]] = {}
+    for m, where, param, value, _, _ in TABLE:
+        if m == method and where in rank and rank[where] >= out.get(param, (-1, None))[0]:
+            out[param] = (rank[where], value)
+    if not out:
+        raise KeyError(f"method: {method!r} has no entry in the defaults table")
+    return {k: v for k, (_, v) in out.items()}
+
+
+def table(method: str | None = None) -> list[dict[str, Any]]:
+    """The rows of :data:`TABLE` (of one ``method``) as dicts, for display."""
+    keys = ("method", "where", "parameter", "value", "paper", "source")
+    return [dict(zip(keys, row)) for row in TABLE if method is None or row[0] == method]
+
+
+def fill(method: str, problem, **given) -> dict[str, Any]:
+    """``given`` with every ``None`` replaced by the table's default for ``problem``'s task."""
+    d = lookup(method, problem.task, problem.sigma_y)
+    return {k: (d[k] if v is None and k in d else v) for k, v in given.items()}
