@@ -6,11 +6,9 @@ Trained by ``data_scripts/train_classifier.py``; weights ship in ``invlab/weight
 from __future__ import annotations
 
 import functools
-import json
 
 import torch
 import torch.nn as nn
-from safetensors.torch import load_file
 
 __all__ = ["GlyphClassifier", "load_classifier"]
 
@@ -41,13 +39,17 @@ class GlyphClassifier(nn.Module):
 @functools.lru_cache(maxsize=4)
 def _load(device: str) -> GlyphClassifier:
     from .diffusion.hub import PriorUnavailable, weights_dir
+    from .weights_manifest import WeightsError, load_state_dict_file, read_json, verify_shipped
     path = weights_dir("glyph_classifier")
     if not (path / "model.safetensors").exists():
         raise PriorUnavailable(f"the glyph classifier weights are missing from {path}; "
                                "run data_scripts/train_classifier.py")
-    cfg = json.loads((path / "config.json").read_text())
+    verify_shipped(path)
+    cfg = read_json(path / "config.json")
+    if not all(isinstance(cfg.get(k), int) for k in ("width", "feat")):
+        raise WeightsError(f"{path / 'config.json'}: expected integer 'width' and 'feat', got {cfg}")
     model = GlyphClassifier(cfg["width"], cfg["feat"])
-    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    load_state_dict_file(model, path / "model.safetensors", "classifier weights file")
     return model.eval().to(device)
 
 

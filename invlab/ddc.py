@@ -13,7 +13,6 @@ The sampler is :func:`invlab.solvers.ddc`.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -191,6 +190,7 @@ def load_ddc(name: str = "glyphs32-ddc", *, device=None, dtype=None) -> DDCNetwo
     from diffusers import UNet2DModel
 
     from .diffusion.hub import weights_dir
+    from .weights_manifest import WeightsError, from_pretrained, read_json
     shipped = ("glyphs32-ddc", "glyphs32-ddc-sr4")
     path = Path(weights_dir(name)) if name in shipped else Path(os.path.expanduser(str(name)))
     if not (path / DDC_CONFIG).exists():
@@ -199,8 +199,11 @@ def load_ddc(name: str = "glyphs32-ddc", *, device=None, dtype=None) -> DDCNetwo
                                     "train them with data_scripts/train_ddc.py")
         raise ValueError(f"name: {name!r} is neither a shipped DDC network {list(shipped)} nor a folder with "
                          f"{DDC_CONFIG}")
-    meta = json.loads((path / DDC_CONFIG).read_text())
-    unet = UNet2DModel.from_pretrained(str(path), use_safetensors=True).float().eval().requires_grad_(False)
+    meta = read_json(path / DDC_CONFIG)
+    if not isinstance(meta.get("tasks"), dict):
+        raise WeightsError(f"{path / DDC_CONFIG}: expected a 'tasks' mapping (task name -> settings)")
+    unet = from_pretrained(UNet2DModel, path, use_safetensors=True, low_cpu_mem_usage=False)
+    unet = unet.float().eval().requires_grad_(False)
     net = DDCNetwork(unet, meta["tasks"], meta.get("sigma_range", (0.0, 0.1)), name=meta.get("name", path.name),
                      info=meta)
     return net.to(device=device, dtype=dtype)

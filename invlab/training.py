@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 __all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
            "train_eps_model", "train_consistency_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config",
@@ -99,16 +99,37 @@ def save_train_state(path: str, state: TrainState, extra: dict[str, torch.nn.Mod
 
 
 def load_train_state(path: str, state: TrainState, extra: dict[str, torch.nn.Module] | None = None) -> int:
-    """Restore a checkpoint written by :func:`save_train_state`; returns the step."""
-    from safetensors import safe_open
-    with safe_open(path, "pt") as f:
-        step = int(f.metadata()["step"])
-    t = load_file(path)
-    state.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
-    state.ema.shadow = {k[4:]: v for k, v in t.items() if k.startswith("ema.")}
-    for name, module in (extra or {}).items():
-        n = len(name) + 1
-        module.load_state_dict({k[n:]: v for k, v in t.items() if k.startswith(name + ".")})
+    """Restore a checkpoint written by :func:`save_train_state`; returns the step.
+
+    Raises:
+        WeightsError: the file is truncated or corrupted (unreadable, no step, NaN/Inf tensors) or
+            was written for another network; the message names the file.
+    """
+    from .weights_manifest import WeightsError, check_finite, read_safetensors
+    fix = "delete it to train from step 0, or pass another checkpoint path"
+    try:
+        t, meta = read_safetensors(path, "training checkpoint")
+    except WeightsError as e:
+        raise WeightsError(f"{e}; {fix}") from None
+    try:
+        step = int(meta["step"])
+    except (KeyError, ValueError):
+        raise WeightsError(f"{path}: this training checkpoint has no valid 'step' in its metadata "
+                           f"(got {meta.get('step')!r}); {fix}") from None
+    check_finite(t, f"{path} (training checkpoint)", fix)
+    ema = {k[4:]: v for k, v in t.items() if k.startswith("ema.")}
+    try:
+        state.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        for name, module in (extra or {}).items():
+            n = len(name) + 1
+            module.load_state_dict({k[n:]: v for k, v in t.items() if k.startswith(name + ".")})
+        if set(ema) != set(state.ema.shadow) or any(ema[k].shape != v.shape for k, v in state.ema.shadow.items()):
+            raise RuntimeError("its EMA tensors do not match the model's parameters")
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        raise WeightsError(f"{path}: this training checkpoint was written for another network "
+                           f"({'; '.join(lines[:3])}); {fix}") from None
+    state.ema.shadow = ema
     for n, p in state.model.named_parameters():
         if f"opt.exp_avg.{n}" in t:
             state.opt.state[p] = {

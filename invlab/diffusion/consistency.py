@@ -21,13 +21,13 @@ Two parameterisations of F share this class:
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import torch
 
 from .._checks import check_int, check_tensor, randn
+from ..weights_manifest import WeightsError, from_pretrained, read_json
 from .priors import cpu_layout, unet_input
 from .schedule import VPSchedule, karras_sigmas
 
@@ -167,8 +167,11 @@ def load_consistency_model(path, *, device=None, dtype=None, name: str | None = 
     path = Path(path)
     kw = dict(use_safetensors=True, low_cpu_mem_usage=False)
     if (path / CM_CONFIG).exists():
-        cfg = json.loads((path / CM_CONFIG).read_text())
-        unet = UNet2DModel.from_pretrained(str(path), **kw)
+        cfg = read_json(path / CM_CONFIG)
+        lacking = [k for k in ("parameterization", "sigma_min", "sigma_max", "sigma_data") if k not in cfg]
+        if lacking:
+            raise WeightsError(f"{path / CM_CONFIG}: missing the key(s) {lacking}")
+        unet = from_pretrained(UNet2DModel, path, **kw)
         from diffusers import DDPMScheduler
         sched = VPSchedule.from_config(DDPMScheduler.load_config(str(path)))
         model = ConsistencyModel(unet, parameterization=cfg["parameterization"], schedule=sched,
@@ -176,8 +179,8 @@ def load_consistency_model(path, *, device=None, dtype=None, name: str | None = 
                                  sigma_data=cfg["sigma_data"], sigma_skip=cfg.get("sigma_skip", 0.005),
                                  name=name or path.name)
     elif (path / "unet" / "config.json").exists() and (path / "scheduler").is_dir():
-        unet = UNet2DModel.from_pretrained(str(path), subfolder="unet", **kw)
-        scfg = json.loads((path / "scheduler" / "scheduler_config.json").read_text())
+        unet = from_pretrained(UNet2DModel, path, subfolder="unet", **kw)
+        scfg = read_json(path / "scheduler" / "scheduler_config.json")
         if scfg.get("_class_name") != "CMStochasticIterativeScheduler":
             raise ValueError(f"path: {path} holds a {scfg.get('_class_name')} pipeline, not a consistency model")
         model = ConsistencyModel(unet, parameterization="edm", sigma_min=scfg.get("sigma_min", 0.002),

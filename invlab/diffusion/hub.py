@@ -5,13 +5,13 @@ cache. Offline with nothing cached, the error says to run ``data_scripts/fetch_p
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from .._checks import check_int
+from ..weights_manifest import WeightsError, from_pretrained, read_json
 from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
 from .latent import is_latent_folder, is_latent_index, load_latent_folder, model_index
@@ -38,14 +38,18 @@ def _schedule_from(path_or_id: str, subfolder: str | None = None, **kw) -> VPSch
     from diffusers import DDPMScheduler
     try:
         cfg = DDPMScheduler.load_config(path_or_id, subfolder=subfolder, **kw)
-    except Exception:
+    except Exception as e:
+        local = Path(str(path_or_id)) / (subfolder or "") / "scheduler_config.json"
+        if local.is_file():          # present but unreadable: never fall back silently
+            raise WeightsError(f"{local}: cannot read this scheduler config ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
         return VPSchedule.linear()   # repos without a scheduler config use the DDPM default
     return VPSchedule.from_config(cfg)
 
 
 def _is_cm_pipeline(folder: Path) -> bool:
     cfg = folder / "scheduler" / "scheduler_config.json"
-    return cfg.exists() and json.loads(cfg.read_text()).get("_class_name") == "CMStochasticIterativeScheduler"
+    return cfg.exists() and read_json(cfg).get("_class_name") == "CMStochasticIterativeScheduler"
 
 
 def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, index: dict | None = None,
@@ -57,8 +61,8 @@ def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, ind
     else:
         index = model_index(path_or_id, **kw) if index is None else index
         subfolder = "unet" if "unet" in index else None
-    unet = UNet2DModel.from_pretrained(path_or_id, subfolder=subfolder, use_safetensors=True,
-                                       low_cpu_mem_usage=False, torch_dtype=dtype, **kw)
+    unet = from_pretrained(UNet2DModel, path_or_id, subfolder=subfolder, use_safetensors=True,
+                           low_cpu_mem_usage=False, torch_dtype=dtype, **kw)
     sched = _schedule_from(path_or_id, "scheduler" if subfolder else None, **kw)
     prior = UNetPrior(unet, sched, name=name)
     return prior.to(device=device) if device is not None else prior
@@ -132,6 +136,8 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
             folder = snapshot_download(name, local_files_only=offline, allow_patterns=["*.json", "*.safetensors"])
             return load_consistency_model(folder, device=device, dtype=dtype, name=name)
         return _load_unet_prior(name, name, device=device, dtype=dtype, index=index, local_files_only=offline)
+    except WeightsError:
+        raise                                                           # cached but unusable: say so
     except (OSError, ValueError, EnvironmentError) as e:
         raise PriorUnavailable(
             f"name: the hub model {name!r} is not in the local Hugging Face cache and could not be downloaded "

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from .._checks import check_tensor
+from ..weights_manifest import from_pretrained, read_json
 from .priors import UNetPrior
 from .schedule import VPSchedule
 
@@ -154,8 +155,8 @@ def load_latent_folder(folder, name: str | None = None, *, device=None, dtype=No
     ae_key = "vqvae" if "vqvae" in index else "vae"
     ae_cls = VQModel if ae_key == "vqvae" else AutoencoderKL
     common = dict(use_safetensors=True, low_cpu_mem_usage=False, **kw)
-    unet = UNet2DModel.from_pretrained(str(folder), subfolder="unet", **common).float()
-    ae = ae_cls.from_pretrained(str(folder), subfolder=ae_key, **common).float()
+    unet = from_pretrained(UNet2DModel, str(folder), subfolder="unet", **common).float()
+    ae = from_pretrained(ae_cls, str(folder), subfolder=ae_key, **common).float()
     sched = _schedule_from(str(folder), "scheduler", **kw)
     prior = LatentPrior(unet, ae, sched, name=name or Path(str(folder)).name)
     return prior.to(device=device, dtype=dtype)
@@ -167,7 +168,7 @@ def model_index(folder, **kw) -> dict:
     local = Path(str(folder))
     if local.is_dir():
         path = local / "model_index.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        return read_json(path) if path.exists() else {}
     from huggingface_hub import hf_hub_download
     kw = {k: v for k, v in kw.items() if k in ("local_files_only", "revision", "cache_dir")}
     try:
