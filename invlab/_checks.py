@@ -79,28 +79,7 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def make_generator(seed=None, generator: torch.Generator | None = None) -> torch.Generator:
-    """A CPU generator from ``generator`` (returned as is) or an int ``seed``."""
-    if generator is not None:
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
-        return generator
-    g = torch.Generator()
-    g.manual_seed(0 if seed is None else int(seed))
-    return g
 
-
-def randn(shape, generator: torch.Generator | None, *, like: torch.Tensor) -> torch.Tensor:
-    """Standard normal noise drawn on the CPU (same numbers on every device), moved to ``like``."""
-    z = torch.randn(shape, generator=generator, dtype=torch.float64 if like.dtype == torch.float64
-                    else torch.float32)
-    return z.to(device=like.device, dtype=like.dtype)
-
-
-def rand(shape, generator: torch.Generator | None, *, like: torch.Tensor) -> torch.Tensor:
-    z = torch.rand(shape, generator=generator, dtype=torch.float64 if like.dtype == torch.float64
-                   else torch.float32)
-    return z.to(device=like.device, dtype=like.dtype)
 
 
 def _backend_available(kind: str) -> bool:

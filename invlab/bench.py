@@ -28,7 +28,8 @@ COLUMNS = ("method", "task", "sigma_y", "seed", "image", "psnr", "ssim", "lpips"
            "residual", "nfe", "vjp", "seconds", "peak_memory_bytes")
 
 
-def _cache_dir(cache_dir) -> Path:
+def cache_folder(cache_dir=None) -> Path:
+    """Where benchmark cells are cached: ``cache_dir``, else ``$INVLAB_CACHE/bench``."""
     root = cache_dir or os.path.join(os.environ.get("INVLAB_CACHE", os.path.expanduser("~/.cache/invlab")), "bench")
     return Path(root)
 
@@ -114,7 +115,7 @@ def run_grid(methods: Iterable[str], tasks: Iterable[str], *, sigma_y: float | I
     hyper = hyper or {}
     prior = load_prior(prior) if isinstance(prior, str) else prior
     prior_id = _prior_fingerprint(prior)
-    cache = _cache_dir(cache_dir)
+    cache = cache_folder(cache_dir)
     cells = [(m, t, s, sd) for m in methods for t in tasks for s in sigmas for sd in seeds]
     rank, world = shard
     cells = cells[rank::world]

@@ -38,12 +38,11 @@ class GlyphClassifier(nn.Module):
 
 @functools.lru_cache(maxsize=4)
 def _load(device: str) -> GlyphClassifier:
-    from .diffusion.hub import PriorUnavailable, weights_dir
-    from .weights_manifest import WeightsError, load_state_dict_file, read_json, verify_shipped
+    from .weights_manifest import WeightsError, load_state_dict_file, read_json, verify_shipped, weights_dir
     path = weights_dir("glyph_classifier")
     if not (path / "model.safetensors").exists():
-        raise PriorUnavailable(f"the glyph classifier weights are missing from {path}; "
-                               "run data_scripts/train_classifier.py")
+        raise WeightsError(f"the glyph classifier weights are missing from {path}; "
+                           "run data_scripts/train_classifier.py")
     verify_shipped(path)
     cfg = read_json(path / "config.json")
     if not all(isinstance(cfg.get(k), int) for k in ("width", "feat")):

@@ -422,7 +422,7 @@ def _split(flag: str, value: str, conv, choices=None) -> list:
 
 def _cmd_bench(args) -> int:
     from . import SOLVERS, TASKS
-    from .bench import _cache_dir, run_grid, run_sharded, summarize, write_csv
+    from .bench import cache_folder, run_grid, run_sharded, summarize, write_csv
     methods = _split("--methods", args.methods, str, sorted(SOLVERS))
     tasks = _split("--tasks", args.tasks, str, list(TASKS))
     sigmas = [_check_sigma(s) for s in _split("--sigma-y", args.sigma_y, float)]
@@ -439,7 +439,7 @@ def _cmd_bench(args) -> int:
     if "ddc" in methods:
         hyper["ddc"] = {"network": _ddc_network(args.network, tasks, args.prior, shape, "--tasks")[0]}
     if not args.no_cache:
-        cache = _cache_dir(None)
+        cache = cache_folder(None)
         try:
             os.makedirs(cache, exist_ok=True)
             with tempfile.TemporaryFile(dir=cache):

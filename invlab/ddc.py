@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ._checks import randn
+from .rng import randn
 
 __all__ = ["DDCNetwork", "DDC_CONFIG", "GENERAL_TASKS", "ddc_unet_config", "measurement_image",
            "kl_to_forward_marginal", "ddc_loss", "load_ddc", "task_problem", "recording_eps"]
@@ -189,8 +189,7 @@ def load_ddc(name: str = "glyphs32-ddc", *, device=None, dtype=None) -> DDCNetwo
     ``data_scripts/train_ddc.py`` (``config.json`` + safetensors + ``ddc.json``)."""
     from diffusers import UNet2DModel
 
-    from .diffusion.hub import weights_dir
-    from .weights_manifest import WeightsError, from_pretrained, read_json
+    from .weights_manifest import WeightsError, from_pretrained, read_json, weights_dir
     shipped = ("glyphs32-ddc", "glyphs32-ddc-sr4")
     path = Path(weights_dir(name)) if name in shipped else Path(os.path.expanduser(str(name)))
     if not (path / DDC_CONFIG).exists():

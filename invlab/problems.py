@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from ._checks import (check_choice, check_device, check_fraction, check_generator, check_image, check_int,
-                      check_positive, check_tensor, make_generator)
+                      check_positive, check_tensor)
+from .rng import make_generator
 from .noise import Noise, make_noise
 from .operators import (HDR, JPEG, BlockCS, Convolution, Identity, Mask, Matrix, Operator, PhaseRetrieval,
                         Separable, avg_pool_matrix, bicubic_matrix, box_mask, circulant,

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:                      # torch is imported where it is used: the manifest tool does without it
     import torch
 
-__all__ = ["WeightsError", "WEIGHTS_ROOT", "MANIFEST_NAME", "UPDATE_COMMAND", "sha256_file", "read_manifest",
+__all__ = ["WeightsError", "weights_dir", "WEIGHTS_ROOT", "MANIFEST_NAME", "UPDATE_COMMAND", "sha256_file",
+           "read_manifest",
            "compute_manifest", "write_manifest", "manifest_problems", "is_shipped", "verify_shipped",
            "check_finite", "read_json", "read_safetensors", "from_pretrained", "load_state_dict_file"]
 
@@ -47,6 +48,11 @@ TRAINING_SCRIPTS = {
 
 _digests: dict[tuple, str] = {}
 _manifests: dict[tuple, dict[str, str]] = {}
+
+
+def weights_dir(name: str) -> Path:
+    """Folder of a model shipped inside the package (``invlab/weights/<name>``)."""
+    return WEIGHTS_ROOT / name
 
 
 class WeightsError(OSError):

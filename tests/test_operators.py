@@ -209,3 +209,34 @@ def test_property_shapes_and_adjoint(task, B, C, n, seed):
     r = torch.randn(y.shape, generator=_g(seed + 1), dtype=torch.float64)
     lhs, rhs = float((y * r).sum()), float((x * op.T(r)).sum())
     assert abs(lhs - rhs) <= 1e-6 * max(abs(lhs), 1.0)
+
+
+@pytest.mark.parametrize("task", ["sr4", "gaussian_blur", "random_inpaint", "motion_blur"])
+def test_damped_least_squares_is_the_prox_at_zero(task):
+    # argmin ‖Ax − y‖² + μ‖x‖² = (AᵀA + μI)⁻¹Aᵀy = prox(0, y, γ = 1/μ), in float32 too
+    op = _op(task, 2, 1, 32)
+    y = torch.randn((2,) + op.output_shape, generator=_g(11), dtype=torch.float64)
+    for mu in (1e-3, 0.1):
+        ref = op.prox(torch.zeros(2, 1, 32, 32, dtype=torch.float64), y, 1 / mu)
+        torch.testing.assert_close(least_squares(op, y, damp=mu, iters=2000), ref, atol=1e-7 * ref.norm(), rtol=0)
+        got32 = least_squares(op, y.float(), damp=mu, iters=2000)
+        assert got32.dtype == torch.float32
+        torch.testing.assert_close(got32.double(), ref, atol=1e-5 * ref.norm(), rtol=0)
+
+
+def test_least_squares_on_vectors_and_bad_arguments():
+    from invlab.operators import Matrix
+    A = torch.randn(3, 5, generator=_g(12), dtype=torch.float64)
+    op = Matrix(A)
+    y = torch.randn(4, 3, generator=_g(13), dtype=torch.float64)
+    torch.testing.assert_close(least_squares(op, y, iters=50), y @ torch.linalg.pinv(A).T)
+    with pytest.raises(ValueError, match="damp: expected a finite number >= 0"):
+        least_squares(op, y, damp=-1.0)
+    with pytest.raises(ValueError, match="iters: expected an integer"):
+        least_squares(op, y, iters=2.5)
+    with pytest.raises(ValueError, match="y: contains NaN"):
+        least_squares(op, torch.full_like(y, float("nan")))
+    with pytest.raises(ValueError, match="y: matrix expects shape"):
+        least_squares(op, torch.zeros(4, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="op: least squares needs a linear operator"):
+        least_squares(_op("hdr", 1, 1, 32), torch.zeros(1, 1, 32, 32))

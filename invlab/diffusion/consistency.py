@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from .._checks import check_int, check_tensor, randn
+from .._checks import check_int, check_tensor
+from ..rng import randn
 from ..weights_manifest import WeightsError, from_pretrained, read_json
 from .priors import cpu_layout, unet_input
 from .schedule import VPSchedule, karras_sigmas

@@ -11,12 +11,12 @@ from pathlib import Path
 import torch
 
 from .._checks import check_int
-from ..weights_manifest import WeightsError, from_pretrained, read_json
+from ..weights_manifest import WeightsError, from_pretrained, read_json, weights_dir
 from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
 from .latent import is_latent_folder, is_latent_index, load_latent_folder, model_index
 from .priors import UNetPrior
-from .schedule import VPSchedule
+from .schedule import schedule_from_pretrained
 
 __all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir", "stand_in_prior"]
 
@@ -27,24 +27,6 @@ HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/
 
 class PriorUnavailable(OSError):
     """A prior's weights are not on this machine (offline, or never downloaded)."""
-
-
-def weights_dir(name: str) -> Path:
-    """Folder of a model shipped inside the package (``invlab/weights/<name>``)."""
-    return Path(__file__).resolve().parent.parent / "weights" / name
-
-
-def _schedule_from(path_or_id: str, subfolder: str | None = None, **kw) -> VPSchedule:
-    from diffusers import DDPMScheduler
-    try:
-        cfg = DDPMScheduler.load_config(path_or_id, subfolder=subfolder, **kw)
-    except Exception as e:
-        local = Path(str(path_or_id)) / (subfolder or "") / "scheduler_config.json"
-        if local.is_file():          # present but unreadable: never fall back silently
-            raise WeightsError(f"{local}: cannot read this scheduler config ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
-        return VPSchedule.linear()   # repos without a scheduler config use the DDPM default
-    return VPSchedule.from_config(cfg)
 
 
 def _is_cm_pipeline(folder: Path) -> bool:
@@ -63,7 +45,7 @@ def _load_unet_prior(path_or_id: str, name: str, *, device=None, dtype=None, ind
         subfolder = "unet" if "unet" in index else None
     unet = from_pretrained(UNet2DModel, path_or_id, subfolder=subfolder, use_safetensors=True,
                            low_cpu_mem_usage=False, torch_dtype=dtype, **kw)
-    sched = _schedule_from(path_or_id, "scheduler" if subfolder else None, **kw)
+    sched = schedule_from_pretrained(path_or_id, "scheduler" if subfolder else None, **kw)
     prior = UNetPrior(unet, sched, name=name)
     return prior.to(device=device) if device is not None else prior
 

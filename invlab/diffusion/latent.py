@@ -30,7 +30,7 @@ import torch
 from .._checks import check_tensor
 from ..weights_manifest import from_pretrained, read_json
 from .priors import UNetPrior
-from .schedule import VPSchedule
+from .schedule import VPSchedule, schedule_from_pretrained
 
 __all__ = ["LatentPrior", "is_latent_prior", "autoencoder_config", "latent_unet_config", "latent_scheduler_config",
            "load_latent_folder", "model_index", "is_latent_index", "require_latent", "require_pixel"]
@@ -86,10 +86,6 @@ class LatentPrior(UNetPrior):
         latent = (cfg.latent_channels, size // f, size // f)
         if tuple(self.image_shape) != latent:
             raise ValueError(f"unet: works on {tuple(self.image_shape)} but the autoencoder makes latents {latent}")
-
-    @property
-    def latent_shape(self) -> tuple[int, ...]:
-        return tuple(self.image_shape)
 
     def _ae_dtype(self):
         return next(self.autoencoder.parameters()).dtype
@@ -150,14 +146,13 @@ def load_latent_folder(folder, name: str | None = None, *, device=None, dtype=No
     folder's model index when the caller has already read it)."""
     from diffusers import AutoencoderKL, UNet2DModel, VQModel
 
-    from .hub import _schedule_from
     index = model_index(folder, **kw) if index is None else index
     ae_key = "vqvae" if "vqvae" in index else "vae"
     ae_cls = VQModel if ae_key == "vqvae" else AutoencoderKL
     common = dict(use_safetensors=True, low_cpu_mem_usage=False, **kw)
     unet = from_pretrained(UNet2DModel, str(folder), subfolder="unet", **common).float()
     ae = from_pretrained(ae_cls, str(folder), subfolder=ae_key, **common).float()
-    sched = _schedule_from(str(folder), "scheduler", **kw)
+    sched = schedule_from_pretrained(str(folder), "scheduler", **kw)
     prior = LatentPrior(unet, ae, sched, name=name or Path(str(folder)).name)
     return prior.to(device=device, dtype=dtype)
 

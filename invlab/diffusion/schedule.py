@@ -5,11 +5,13 @@ x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε; Tweedie [Tweedie] x̂_0 = (x_t − √(1
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from .._checks import check_choice, check_int
 
-__all__ = ["VPSchedule", "timesteps", "GRIDS", "pairs", "karras_sigmas"]
+__all__ = ["VPSchedule", "timesteps", "GRIDS", "pairs", "karras_sigmas", "schedule_from_pretrained"]
 
 GRIDS = ("leading", "respaced", "all", "quad")
 
@@ -85,6 +87,24 @@ class VPSchedule:
         """The t whose VE noise level √((1−ᾱ_t)/ᾱ_t) is closest to ``sigma`` (PnP denoisers)."""
         s = ((1 - self.alpha_bar) / self.alpha_bar).sqrt()
         return int((s - float(sigma)).abs().argmin())
+
+
+def schedule_from_pretrained(path_or_id: str, subfolder: str | None = None, **kw) -> VPSchedule:
+    """The schedule of a diffusers model folder or hub id (its ``scheduler_config.json``); a model
+    without one gets the DDPM default (:meth:`VPSchedule.linear`); a config that exists but cannot
+    be read is an error naming it (never a silent fallback)."""
+    from diffusers import DDPMScheduler
+
+    from ..weights_manifest import WeightsError
+    try:
+        cfg = DDPMScheduler.load_config(path_or_id, subfolder=subfolder, **kw)
+    except Exception as e:
+        local = Path(str(path_or_id)) / (subfolder or "") / "scheduler_config.json"
+        if local.is_file():
+            raise WeightsError(f"{local}: cannot read this scheduler config ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
+        return VPSchedule.linear()
+    return VPSchedule.from_config(cfg)
 
 
 def timesteps(T: int, steps: int, kind: str = "leading") -> torch.Tensor:

@@ -5,8 +5,8 @@ Linear operators (:class:`LinearOperator`) have an exact adjoint ``A.T(y)``, a p
 (phase retrieval, HDR, JPEG) are plain :class:`Operator` s. ``A @ B`` composes. Build them by task
 name with :func:`invlab.make_operator` (or :func:`invlab.make_problem`, which also measures).
 """
-from .base import (Composed, LinearOperator, Operator, SVDView, batch_dot,  # noqa: F401
-                   conjugate_gradient, least_squares)
+from .base import (CGLSInfo, Composed, LinearOperator, Operator, SVDView, batch_dot,  # noqa: F401
+                   cgls, conjugate_gradient, least_squares)
 from .linear import (BlockCS, Convolution, Identity, Mask, Matrix, Separable, avg_pool_matrix,  # noqa: F401
                      bicubic_matrix, circulant, gaussian_kernel1d)
 from .nonlinear import HDR, JPEG, PhaseRetrieval, dct_matrix, jpeg_quant_tables  # noqa: F401

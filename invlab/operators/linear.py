@@ -31,13 +31,13 @@ class Identity(LinearOperator):
     def forward(self, x):
         return x.clone()
 
-    def adjoint(self, y):
+    def _adjoint(self, y):
         return y.clone()
 
-    def normal(self, x):
+    def _normal(self, x):
         return x.clone()
 
-    def pseudo_inverse(self, y):
+    def _pinv(self, y):
         return y.clone()
 
     def svd(self):
@@ -66,13 +66,13 @@ class Mask(LinearOperator):
     def forward(self, x):
         return x * self._buf("mask", x)
 
-    def adjoint(self, y):
+    def _adjoint(self, y):
         return y * self._buf("mask", y)
 
-    def normal(self, x):          # M ⊙ M ⊙ x = M ⊙ x for a 0/1 mask
+    def _normal(self, x):          # M ⊙ M ⊙ x = M ⊙ x for a 0/1 mask
         return x * self._buf("mask", x)
 
-    def pseudo_inverse(self, y):
+    def _pinv(self, y):
         return y * self._buf("mask", y)
 
     @property
@@ -159,7 +159,8 @@ class Separable(LinearOperator):
     """y = Mh x Mwᵀ on every channel (average pooling, bicubic down-sampling, separable blur).
 
     The SVD comes from the two small 1-D SVDs: A = Mh ⊗ Mw, so singular values are the outer
-    product and the pseudo-inverse is Mh⁺ ⊗ Mw⁺ (exact, computed once in float64).
+    products sh_i·sw_j. The pseudo-inverse treats products ≤ ``rcond``·max as zero, like every
+    closed-form pinv; when none is that small it is Mh⁺ ⊗ Mw⁺ (computed once in float64).
     """
 
     has_svd = True
@@ -178,11 +179,21 @@ class Separable(LinearOperator):
         swp[:sw.numel()] = sw
         s2 = torch.outer(shp, swp)
         self.s = s2[None].expand(channels, -1, -1).reshape(1, -1).contiguous()
-        # pinv of a Kronecker product is the Kronecker product of the pinvs (each factor truncated
-        # at √rcond of its largest singular value, so the product is truncated near rcond)
-        inv = lambda s: torch.where(s > self.rcond ** 0.5 * s.max(), 1 / s, torch.zeros_like(s))  # noqa: E731
-        self.ph = self.vh[:, :sh.numel()] @ torch.diag(inv(sh)) @ uh.T
-        self.pw = self.vw[:, :sw.numel()] @ torch.diag(inv(sw)) @ uw.T
+        # A⁺ keeps the products sh_i·sw_j > rcond·max (the rule of every closed-form pinv). When
+        # none is dropped, A⁺ = Mh⁺ ⊗ Mw⁺ (two matmuls); otherwise the cut is not separable and
+        # A⁺y = Vh (S⁺ ⊙ Uhᵀ y Uw) Vwᵀ with S⁺ the (kh, kw) table of kept 1/(sh_i·sw_j).
+        kh, kw = sh.numel(), sw.numel()
+        prod = torch.outer(sh, sw)
+        keep = prod > self.rcond * prod.max()
+        self.pinv_exact_kronecker = bool(keep.all())
+        if self.pinv_exact_kronecker:
+            self.ph = self.vh[:, :kh] @ torch.diag(1 / sh) @ uh[:, :kh].T
+            self.pw = self.vw[:, :kw] @ torch.diag(1 / sw) @ uw[:, :kw].T
+        else:
+            self.sinv = torch.where(keep, 1 / torch.where(keep, prod, torch.ones_like(prod)),
+                                    torch.zeros_like(prod))
+            self.pvh, self.pvw = self.vh[:, :kh].contiguous(), self.vw[:, :kw].contiguous()
+            self.puh, self.puw = uh[:, :kh].contiguous(), uw[:, :kw].contiguous()
         self.gh, self.gw = self.mh.T @ self.mh, self.mw.T @ self.mw   # AᵀA = (MhᵀMh) ⊗ (MwᵀMw)
 
     @staticmethod
@@ -192,14 +203,17 @@ class Separable(LinearOperator):
     def forward(self, x):
         return self._apply(self._buf("mh", x), x, self._buf("mw", x))
 
-    def adjoint(self, y):
+    def _adjoint(self, y):
         return self._apply(self._buf("mh", y).T, y, self._buf("mw", y).T)
 
-    def normal(self, x):
+    def _normal(self, x):
         return self._apply(self._buf("gh", x), x, self._buf("gw", x))
 
-    def pseudo_inverse(self, y):
-        return self._apply(self._buf("ph", y), y, self._buf("pw", y))
+    def _pinv(self, y):
+        if self.pinv_exact_kronecker:
+            return self._apply(self._buf("ph", y), y, self._buf("pw", y))
+        c = self._apply(self._buf("puh", y).T, y, self._buf("puw", y).T) * self._buf("sinv", y)
+        return self._apply(self._buf("pvh", y), c, self._buf("pvw", y))
 
     def svd(self):
         C, H, W = self.input_shape
@@ -255,13 +269,13 @@ class Convolution(LinearOperator):
     def forward(self, x):
         return self._filter(x, self._buf("khat", x))
 
-    def adjoint(self, y):
+    def _adjoint(self, y):
         return self._filter(y, self._buf("khat", y).conj())
 
-    def normal(self, x):
+    def _normal(self, x):
         return self._filter(x, self._buf("khat2", x))
 
-    def pseudo_inverse(self, y):
+    def _pinv(self, y):
         kh = self._buf("khat", y)
         mag2 = kh.abs() ** 2
         keep = kh.abs() > self.rcond * kh.abs().max()
@@ -329,11 +343,11 @@ class BlockCS(LinearOperator):
     def forward(self, x):
         return self._tiles(x) @ self._buf("qm", x).T
 
-    def adjoint(self, y):
+    def _adjoint(self, y):
         return self._untile(y @ self._buf("qm", y))
 
-    def pseudo_inverse(self, y):
-        return self.adjoint(y)
+    def _pinv(self, y):
+        return self._adjoint(y)
 
     def svd(self):
         n = self.block ** 2
@@ -358,7 +372,7 @@ class BlockCS(LinearOperator):
 # ---------------------------------------------------------------------------------------------
 class Matrix(LinearOperator):
     """y = A x for vectors x of shape (d,) and an explicit (m, d) matrix — the Gaussian-mixture
-    ground-truth problems (ALGORITHMS §8). Full SVD view (A = U diag(s) Vᵀ, s padded to d)."""
+    ground-truth problems of the [MCGdiff] benchmark. Full SVD view (A = U diag(s) Vᵀ, s padded to d)."""
 
     has_svd = True
 
@@ -379,7 +393,7 @@ class Matrix(LinearOperator):
     def forward(self, x):
         return x @ self._buf("A", x).T
 
-    def adjoint(self, y):
+    def _adjoint(self, y):
         return y @ self._buf("A", y)
 
     def svd(self):

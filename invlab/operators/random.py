@@ -56,7 +56,7 @@ def _stroke(size: int, g: torch.Generator) -> torch.Tensor:
 
 def freeform_mask(batch: int, size: int, hole_range: tuple[float, float], generator: torch.Generator,
                   max_tries: int = 1000) -> torch.Tensor:
-    """(B, 1, size, size) Palette-style free-form masks: random brush strokes (polylines with
+    """(B, 1, size, size) free-form masks in the style of [Palette]: random brush strokes (polylines with
     4–12 vertices, width 5–15 % of the side), added until the hole fraction reaches
     ``hole_range[0]``; a mask that overshoots ``hole_range[1]`` is rejected and redrawn."""
     lo, hi = hole_range
@@ -76,7 +76,7 @@ def freeform_mask(batch: int, size: int, hole_range: tuple[float, float], genera
 
 def motion_kernel(size: int, intensity: float, generator: torch.Generator) -> torch.Tensor:
     """A random camera-shake kernel (size × size, sums to 1), after LeviBorodenko's ``motionblur``
-    as used by DPS and DAPS (ALGORITHMS §1): a random jittery path on a 2× canvas, drawn as a
+    as used by [DPS] and [DAPS]: a random jittery path on a 2× canvas, drawn as a
     1-px line, blurred (radius 1), resized, normalised. Asymmetric in general."""
     from PIL import Image, ImageDraw, ImageFilter
     rng = np.random.default_rng(int(torch.randint(0, 2 ** 62, (), generator=generator)))

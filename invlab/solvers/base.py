@@ -31,7 +31,7 @@ import torch
 
 from .._checks import check_generator
 
-__all__ = ["Result", "SOLVERS", "solver", "CountingPrior", "initial_noise"]
+__all__ = ["Result", "SOLVERS", "solver", "counting_prior", "initial_noise"]
 
 SOLVERS: dict[str, Callable] = {}
 
@@ -77,7 +77,7 @@ class _Counter:
         return hook
 
 
-def CountingPrior(prior, counter: _Counter, method: str | tuple[str, ...] = "eps"):
+def counting_prior(prior, counter: _Counter, method: str | tuple[str, ...] = "eps"):
     """A shallow copy of ``prior`` whose ``eps`` counts forward and backward network passes.
 
     Everything derived from ``eps`` (``x0``, ``score``, ``sample``, ``purify``) goes through the
@@ -148,7 +148,7 @@ class _PeakMemory:
 
 def initial_noise(problem, prior, generator) -> torch.Tensor:
     """x_T ~ N(0, I): one sample per problem, drawn on the CPU, on the measurement's device/dtype."""
-    from .._checks import randn
+    from ..rng import randn
     return randn((problem.batch_size,) + tuple(prior.image_shape), generator, like=problem.y)
 
 
@@ -218,12 +218,12 @@ def solver(fn: Callable | None = None, *, spaces: tuple[str, ...] = ("pixel",),
         if cb is not None and not callable(cb):
             raise TypeError(f"callback: expected None or a callable, got {type(cb).__name__}")
         counter = _Counter()
-        counted = CountingPrior(prior, counter, getattr(prior, "counted_methods", ("eps",)))
+        counted = counting_prior(prior, counter, getattr(prior, "counted_methods", ("eps",)))
         if prepare is not None:
             kwargs = prepare(problem, dict(kwargs))
         for key, value in kwargs.items():          # other networks a solver is handed (CM purifier, DDC)
             if hasattr(value, "counted_methods"):
-                kwargs[key] = CountingPrior(value, counter, value.counted_methods)
+                kwargs[key] = counting_prior(value, counter, value.counted_methods)
         device = problem.y.device
         t0 = time.perf_counter()
         with _PeakMemory(device) as mem:

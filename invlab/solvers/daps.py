@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import randn, check_int, check_positive
+from .._checks import check_int, check_positive
+from ..rng import randn
 from ..diffusion.schedule import karras_sigmas
 from .base import solver
 from .defaults import lookup

@@ -11,7 +11,8 @@ import math
 
 import torch
 
-from .._checks import randn, check_choice, check_fraction, check_int, check_positive
+from .._checks import check_choice, check_fraction, check_int, check_positive
+from ..rng import randn
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from .base import initial_noise, Result, solver
 from .guidance import likelihood_of, paper_scale

@@ -12,7 +12,8 @@ import math
 
 import torch
 
-from .._checks import randn, check_choice, check_int, check_positive
+from .._checks import check_choice, check_int, check_positive
+from ..rng import randn
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from ..noise import PoissonNoise
 from .defaults import lookup

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive, randn
+from .._checks import check_choice, check_int, check_positive
+from ..rng import randn
 from ..diffusion import ddim_step, ddpm_posterior, timesteps
 from .base import Result, initial_noise, solver
 from .defaults import lookup

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_int, randn
+from .._checks import check_int
+from ..rng import randn
 from ..ddc import DDCNetwork, load_ddc, measurement_image
 from ..diffusion.priors import ddpm_posterior
 from .base import Result, initial_noise, solver

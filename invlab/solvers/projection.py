@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_fraction, check_int, randn
+from .._checks import check_fraction, check_int
+from ..rng import randn
 from ..diffusion.schedule import pairs, timesteps
 from .base import initial_noise, solver
 from .defaults import lookup

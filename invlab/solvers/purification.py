@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import randn, check_choice, check_int, check_positive
+from .._checks import check_choice, check_int, check_positive
+from ..rng import randn
 from .defaults import lookup
 from .base import Result, solver
 from .guidance import likelihood_of

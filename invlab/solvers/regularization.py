@@ -15,7 +15,8 @@ import math
 
 import torch
 
-from .._checks import randn, check_choice, check_fraction, check_int, check_positive, check_tensor
+from .._checks import check_choice, check_fraction, check_int, check_positive, check_tensor
+from ..rng import randn
 from ..diffusion import timesteps
 from ..noise import GaussianNoise
 from .defaults import lookup
