@@ -2,9 +2,9 @@
 
     python benchmarks/bench_grid.py [--threads N] [--n 32]
 
-Each solver runs at a budget of about 100 network passes (the settings in ``HYPER``: the
-notebooks' choices, not each paper's 1000-step defaults — the same budget for everyone is the
-fair comparison on a CPU). A (method, task) pair the method cannot handle — a nonlinear operator
+Each solver runs at its defaults (``invlab.solvers.defaults``) at a budget of about 100 network
+passes: the 1000-step methods get the settings of ``invlab.bench.GRID_HYPER`` — the same budget
+for everyone is the fair comparison on a CPU. A (method, task) pair the method cannot handle — a nonlinear operator
 for a method that needs an SVD or a closed-form proximal step — is recorded as unsupported with
 the solver's own error message, raised before any work. Cells are cached by
 :func:`invlab.bench.run_grid`, so an interrupted run resumes (``--fresh dcdp,hrdis`` ignores
@@ -23,27 +23,16 @@ import time
 import torch
 
 import invlab
-from invlab.bench import run_grid, summarize
+from invlab.bench import GRID_HYPER, GRID_METHODS, GRID_TASKS, run_grid, summarize
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
-TASKS = ("sr4", "box_inpaint", "gaussian_blur", "motion_blur", "random_inpaint", "phase_retrieval", "hdr")
-METHODS = ("pseudo_inverse", "prior_sample", "dps", "pigdm", "ddrm", "ddnm", "dpg", "ddiff", "pnp_admm",
-           "diffpir", "daps", "dcdp", "red_diff", "hrdis", "ddc")
-HYPER = {                                            # ≈ 100 network passes each (NFE column in the table)
-    "dps": dict(steps=100),                          # ζ default: paper ζ × 1000/steps
-    "dpg": dict(steps=100, scale=20.0),              # notebook 04's tuned step: the paper's scale × √(D/D_paper)
-                                                     # (144 on SR×4) overshoots on glyphs (SR×4: 14.1 dB vs 23.1 at 20)
-    "ddiff": dict(steps=100),
-    "daps": dict(annealing_steps=50, ode_steps=2, langevin_steps=20),
-    "dcdp": dict(purifier="tweedie", rounds=30),     # V2, 30 rounds: notebook 06's glyph setting
-    "ddc": dict(network="glyphs32-ddc"),             # 5 steps (10 NFE); refuses tasks it was not trained on
-}
+TASKS, METHODS, HYPER = GRID_TASKS, GRID_METHODS, GRID_HYPER
 COLUMNS = ("method", "task", "sigma_y", "images", "psnr", "ssim", "classifier_acc", "fd", "residual", "nfe", "vjp",
            "seconds")
 
 
 def main(argv=None):
-    from _tables import merge_rows, write_csv     # here, not at the top: notebook 09 imports this module by path
+    from _tables import merge_rows, write_csv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--n", type=int, default=32)

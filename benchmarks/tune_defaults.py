@@ -22,7 +22,7 @@ import torch
 import invlab
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
-FAMILIES = {"sr": "sr4", "deblur": "gaussian_blur", "inpaint": "box_inpaint"}
+FAMILIES = {"sr": "sr4", "deblur": "gaussian_blur", "inpaint": "box_inpaint", "sr_rounds": "sr4"}
 SIGMA_Y = 0.05
 
 # (method, family) -> {hyperparameter: values}; one entry per swept pair, fixed settings in FIXED
@@ -42,6 +42,19 @@ SWEEPS = {
     ("daps", "sr"): {"lr": [1e-5, 1e-4, 1e-3]},
     ("daps", "deblur"): {"lr": [1e-5, 1e-4, 1e-3]},
     ("daps", "inpaint"): {"lr": [1e-5, 5e-5, 1e-3]},
+    ("ddrm", "sr"): {"steps": [20, 100], "eta": [0.85, 1.0]},
+    ("ddrm", "deblur"): {"steps": [20, 100], "eta": [0.85, 1.0]},
+    ("ddrm", "inpaint"): {"steps": [20, 100], "eta": [0.85, 1.0]},
+    ("ddiff", "sr"): {"gamma0": [0.5, 1.3, 4.0]},
+    ("ddiff", "deblur"): {"gamma0": [0.1, 0.21, 0.6]},
+    ("ddiff", "inpaint"): {"gamma0": [1.0, 2.2, 6.0]},
+    ("red_diff", "sr"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
+    ("red_diff", "deblur"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
+    ("red_diff", "inpaint"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
+    ("hrdis", "sr"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.2]},
+    ("hrdis", "deblur"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
+    ("hrdis", "inpaint"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
+    ("dcdp", "sr_rounds"): {"purifier": ["tweedie"], "rounds": [100]},
     ("dpg", "sr"): {"scale": [20.0, 50.0, 144.0]},
     ("dpg", "deblur"): {"scale": [5.0, 14.4, 50.0]},
     ("dpg", "inpaint"): {"scale": [20.0, 50.0, 144.0]},

@@ -38,11 +38,8 @@ class GlyphClassifier(nn.Module):
 
 @functools.lru_cache(maxsize=4)
 def _load(device: str) -> GlyphClassifier:
-    from .weights_manifest import WeightsError, load_state_dict_file, read_json, verify_shipped, weights_dir
-    path = weights_dir("glyph_classifier")
-    if not (path / "model.safetensors").exists():
-        raise WeightsError(f"the glyph classifier weights are missing from {path}; "
-                           "run data_scripts/train_classifier.py")
+    from .weights_manifest import WeightsError, load_state_dict_file, read_json, shipped_weights, verify_shipped
+    path = shipped_weights("glyph_classifier", "model.safetensors", "data_scripts/train_classifier.py")
     verify_shipped(path)
     cfg = read_json(path / "config.json")
     if not all(isinstance(cfg.get(k), int) for k in ("width", "feat")):

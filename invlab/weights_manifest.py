@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:                      # torch is imported where it is used: the manifest tool does without it
     import torch
 
-__all__ = ["WeightsError", "weights_dir", "WEIGHTS_ROOT", "MANIFEST_NAME", "UPDATE_COMMAND", "sha256_file",
-           "read_manifest",
+__all__ = ["WeightsError", "weights_dir", "shipped_weights", "WEIGHTS_ROOT", "MANIFEST_NAME", "UPDATE_COMMAND",
+           "sha256_file", "read_manifest",
            "compute_manifest", "write_manifest", "manifest_problems", "is_shipped", "verify_shipped",
            "check_finite", "read_json", "read_safetensors", "from_pretrained", "load_state_dict_file"]
 
@@ -58,6 +58,17 @@ def weights_dir(name: str) -> Path:
 class WeightsError(OSError):
     """A weights file or folder cannot be used: corrupted, truncated, not matching the shipped
     manifest, or not matching its own config. The message names the file or folder."""
+
+
+def shipped_weights(name: str, present, script: str, error=None) -> Path:
+    """The folder of shipped model ``name``, or ``error`` (default :class:`WeightsError`) naming the
+    folder and ``script`` when it is missing. ``present``: a file the folder must hold, or a test
+    of the folder."""
+    path = weights_dir(name)
+    if not ((path / present).exists() if isinstance(present, str) else present(path)):
+        raise (error or WeightsError)(f"name: the shipped {name} weights are missing from {path}; run {script} "
+                                      "(or reinstall invlab)")
+    return path
 
 
 def _stat_key(path: Path) -> tuple:

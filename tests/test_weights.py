@@ -11,7 +11,6 @@ import pytest
 import torch
 from diffusers import UNet2DModel
 
-import invlab.diffusion.hub as hub
 import invlab.weights_manifest as wm
 from invlab.classifier import GlyphClassifier, _load, load_classifier
 from invlab.ddc import load_ddc
@@ -56,7 +55,6 @@ def shipped_copy(tmp_path, monkeypatch):
     root.mkdir()
     shutil.copy(SHIPPED / wm.MANIFEST_NAME, root / wm.MANIFEST_NAME)
     monkeypatch.setattr(wm, "WEIGHTS_ROOT", root.resolve())
-    monkeypatch.setattr(hub, "weights_dir", lambda name: root / name)
     _load.cache_clear()
 
     def copy(name: str) -> Path:

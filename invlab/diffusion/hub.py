@@ -11,21 +11,21 @@ from pathlib import Path
 import torch
 
 from .._checks import check_int
-from ..weights_manifest import WeightsError, from_pretrained, read_json, weights_dir
+from ..weights_manifest import WeightsError, from_pretrained, read_json, shipped_weights
 from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
 from .latent import is_latent_folder, is_latent_index, load_latent_folder, model_index
 from .priors import UNetPrior
 from .schedule import schedule_from_pretrained
 
-__all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "weights_dir", "stand_in_prior"]
+__all__ = ["load_prior", "PRIORS", "HUB_PRIORS", "PriorUnavailable", "stand_in_prior"]
 
 PRIORS = ("glyphs32", "glyphs32-cm", "glyphs32-latent", "gmm2d", "gmm-grid")
 HUB_PRIORS = ("google/ddpm-ema-celebahq-256", "google/ddpm-cifar10-32", "google/ddpm-ema-bedroom-256",
               "CompVis/ldm-celebahq-256")
 
 
-class PriorUnavailable(OSError):
+class PriorUnavailable(WeightsError):
     """A prior's weights are not on this machine (offline, or never downloaded)."""
 
 
@@ -75,23 +75,14 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     if not isinstance(name, str):
         raise TypeError(f"name: expected a string, got {type(name).__name__}")
     if name == "glyphs32":
-        path = weights_dir("glyphs32")
-        if not (path / "config.json").exists():
-            raise PriorUnavailable(f"name: the shipped glyphs32 weights are missing from {path}; "
-                                   "reinstall invlab or run data_scripts/train_prior.py")
-        return _load_unet_prior(str(path), "glyphs32", device=device, dtype=dtype)
+        path = shipped_weights(name, "config.json", "data_scripts/train_prior.py", PriorUnavailable)
+        return _load_unet_prior(str(path), name, device=device, dtype=dtype)
     if name == "glyphs32-cm":
-        path = weights_dir("glyphs32-cm")
-        if not (path / "consistency.json").exists():
-            raise PriorUnavailable(f"name: the shipped glyphs32-cm weights are missing from {path}; "
-                                   "run data_scripts/distill_consistency.py")
-        return load_consistency_model(path, device=device, dtype=dtype, name="glyphs32-cm")
+        path = shipped_weights(name, "consistency.json", "data_scripts/distill_consistency.py", PriorUnavailable)
+        return load_consistency_model(path, device=device, dtype=dtype, name=name)
     if name == "glyphs32-latent":
-        path = weights_dir("glyphs32-latent")
-        if not is_latent_folder(path):
-            raise PriorUnavailable(f"name: the shipped glyphs32-latent weights are missing from {path}; "
-                                   "run data_scripts/train_latent.py")
-        return load_latent_folder(path, "glyphs32-latent", device=device, dtype=dtype)
+        path = shipped_weights(name, is_latent_folder, "data_scripts/train_latent.py", PriorUnavailable)
+        return load_latent_folder(path, name, device=device, dtype=dtype)
     if name == "gmm2d":
         return GaussianMixturePrior(gmm2d(), name="gmm2d")
     if name == "gmm-grid":

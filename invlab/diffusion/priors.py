@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_fraction, check_int, check_tensor
-from .schedule import VPSchedule, timesteps
+from .schedule import VPSchedule, pairs, timesteps
 
 __all__ = ["Prior", "UNetPrior", "ddim_step", "ddpm_posterior"]
 
@@ -136,8 +136,7 @@ class Prior:
         x = self._noise((n,) + tuple(self.image_shape), generator, ref)
         grid = timesteps(self.T, steps, "leading" if method == "ddim" else "respaced").tolist()
         with torch.no_grad():
-            for i, t in enumerate(grid):
-                s = grid[i + 1] if i + 1 < len(grid) else -1
+            for i, (t, s) in enumerate(pairs(grid)):
                 eps, x0 = self.eps_and_x0(x, t, clamp)
                 if callback is not None:
                     callback(i, t, x, x0)
@@ -161,11 +160,10 @@ class Prior:
         grid = torch.linspace(t_start, 0, n_steps).round().long().unique().flip(0).tolist()
         xt = self.schedule.noise(x, t_start, self._noise(x.shape, generator, x))
         with torch.no_grad():
-            for i, t in enumerate(grid):
+            for i, (t, s) in enumerate(pairs(grid)):
                 eps, x0 = self.eps_and_x0(xt, t, clamp)
                 if callback is not None:
                     callback(i, t, xt, x0)
-                s = grid[i + 1] if i + 1 < len(grid) else -1
                 xt = ddim_step(self.schedule, x0, eps, t, s) if s >= 0 else x0
         return xt
 

@@ -8,7 +8,7 @@ import torch
 
 from .._checks import check_int, check_positive
 from ..rng import randn
-from ..diffusion.schedule import karras_sigmas
+from ..diffusion import karras_sigmas
 from .base import solver
 from .defaults import lookup
 from .guidance import likelihood_of

@@ -13,7 +13,7 @@ import torch
 
 from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
-from ..diffusion import ddim_step, ddpm_posterior, timesteps
+from ..diffusion import ddim_step, ddpm_posterior, pairs, timesteps
 from .base import initial_noise, Result, solver
 from .guidance import likelihood_of, paper_scale
 
@@ -169,8 +169,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     view = (-1,) + (1,) * len(prior.image_shape)
     Z, g_prev = None, None
     traj, losses = [], []
-    for i, t in enumerate(grid):
-        s = grid[i + 1] if i + 1 < len(grid) else -1
+    for i, (t, s) in enumerate(pairs(grid)):
         x = x.detach().requires_grad_(True)
         with torch.enable_grad():
             eps, x0 = prior.eps_and_x0(x, t, clamp)

@@ -14,7 +14,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_positive
 from ..rng import randn
-from ..diffusion import ddim_step, ddpm_posterior, timesteps
+from ..diffusion import ddim_step, ddpm_posterior, pairs, timesteps
 from ..noise import PoissonNoise
 from .defaults import lookup
 from .base import initial_noise, Result, solver
@@ -87,8 +87,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
     grid = timesteps(prior.T, steps, "respaced").tolist()
     x = initial_noise(problem, prior, generator)
     traj, losses = [], []
-    for i, t in enumerate(grid):
-        s = grid[i + 1] if i + 1 < len(grid) else -1
+    for i, (t, s) in enumerate(pairs(grid)):
         x = x.detach().requires_grad_(True)
         with torch.enable_grad():
             _, x0 = prior.eps_and_x0(x, t, clamp)
@@ -140,8 +139,7 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
     pinv_y = op.pinv(y)
     x = a_T.sqrt() * pinv_y + (1 - a_T).sqrt() * initial_noise(problem, prior, generator)
     sv = op.svd() if noisy else None
-    for i, t in enumerate(grid):
-        s = grid[i + 1] if i + 1 < len(grid) else -1
+    for i, (t, s) in enumerate(pairs(grid)):
         if s < 0:                                     # the last step returns x̂_0: no guidance, no VJP
             with torch.no_grad():
                 x = prior.eps_and_x0(x.detach(), t, clamp)[1]

@@ -14,7 +14,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_positive
 from ..rng import randn
-from ..diffusion import ddim_step, ddpm_posterior, timesteps
+from ..diffusion import ddim_step, ddpm_posterior, pairs, timesteps
 from .base import Result, initial_noise, solver
 from .defaults import lookup
 from .guidance import likelihood_of
@@ -69,8 +69,7 @@ def latent_dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, 
     grid = timesteps(prior.T, steps, "respaced").tolist()
     z = initial_noise(problem, prior, generator)
     norms = []
-    for i, t in enumerate(grid):
-        s = grid[i + 1] if i + 1 < len(grid) else -1
+    for i, (t, s) in enumerate(pairs(grid)):
         _, z0, x0, norm, grad = _guided(problem, prior, z, t)
         with torch.no_grad():
             if s >= 0:
@@ -119,8 +118,7 @@ def psld(problem, prior, *, steps: int = 1000, omega: float | None = None, gamma
     glue = (lambda z0, x0: gamma * gluing_residual(problem, prior, z0, x0)) if gamma > 0 else None
     z = initial_noise(problem, prior, generator)
     norms = []
-    for i, t in enumerate(grid):
-        s = grid[i + 1] if i + 1 < len(grid) else -1
+    for i, (t, s) in enumerate(pairs(grid)):
         eps, z0, x0, data, grad = _guided(problem, prior, z, t, omega, glue)
         with torch.no_grad():
             if s >= 0:
@@ -207,8 +205,7 @@ def resample(problem, prior, *, steps: int = 500, zeta: float | None = None, eve
     sched = prior.schedule
     z = initial_noise(problem, prior, generator)
     n_resample = 0
-    for i, t in enumerate(grid):
-        s = grid[i + 1] if i + 1 < len(grid) else -1
+    for i, (t, s) in enumerate(pairs(grid)):
         if s < 0:                                   # the last step returns ẑ_0: no guidance left to apply
             with torch.no_grad():
                 z = prior.x0(z, t)

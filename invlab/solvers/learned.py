@@ -12,7 +12,7 @@ import torch
 from .._checks import check_int
 from ..rng import randn
 from ..ddc import DDCNetwork, load_ddc, measurement_image
-from ..diffusion.priors import ddpm_posterior
+from ..diffusion import ddpm_posterior, pairs
 from .base import Result, initial_noise, solver
 
 __all__ = ["ddc", "ddc_grid", "SHIPPED_NETWORKS"]
@@ -81,8 +81,7 @@ def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int =
     x = initial_noise(problem, prior, generator)
     trajectory, calls = [], 0
     with torch.no_grad():
-        for i, t in enumerate(grid):
-            s = grid[i + 1] if i + 1 < len(grid) else -1
+        for i, (t, s) in enumerate(pairs(grid)):
             x0 = prior.x0(x, t, clamp=clamp)
             x0y = x0 - network.residual(x0, y_img, t)
             calls += 1

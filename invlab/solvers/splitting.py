@@ -13,7 +13,7 @@ import torch
 
 from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
-from ..diffusion import timesteps
+from ..diffusion import pairs, timesteps
 from .base import initial_noise, Result, solver
 from .defaults import lookup
 from .guidance import likelihood_of, paper_scale
@@ -88,8 +88,7 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
     u = torch.zeros_like(x_t)
     residuals = []
     with torch.no_grad():
-        for i, t in enumerate(grid):
-            s = grid[i + 1] if i + 1 < len(grid) else -1
+        for i, (t, s) in enumerate(pairs(grid)):
             z = z_update(prior, x_t, t)
             step = hqs_step if variant == "hqs" else gamma0 * (a if t > t_gamma else b)
             x = x_update(problem, z - u, step)
@@ -142,21 +141,24 @@ def data_prox(problem, v, gamma, cg_iters: int = 50, method: str = "auto"):
 
 
 @solver
-def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float = 2 * 49 / 255, sigma_min: float | None = None,
-             lam: float = 0.23, prox: str = "auto", generator=None, callback=None):
+def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float | None = None, sigma_min: float | None = None,
+             lam: float | None = None, prox: str = "auto", generator=None, callback=None):
     """Plug-and-play ADMM [PnP] [ADMM] with the diffusion model as denoiser:
 
         u ← prox_{γ_k f}(x − z),  x ← D_{σ_k}(u + z),  z ← z + (u − x)
 
-    σ_k log-spaced from ``sigma_max`` (49/255 in [0,1] units) down to ``sigma_min`` (σ_y, at
-    least 0.01); the penalty follows [DPIR], γ_k = σ_k²/(λ σ_y²) (the project's choice: no paper fixes γ for
-    this variant).
+    σ_k log-spaced from ``sigma_max`` down to ``sigma_min`` (σ_y, at least 0.01); the penalty
+    follows [DPIR], γ_k = σ_k²/(λ σ_y²) (the project's choice: no paper fixes γ for this variant).
+    DPIR's values are σ_max = 49/255 in [0, 1] units (0.38 here) and λ = 0.23; the defaults
+    (:mod:`~invlab.solvers.defaults`) are tuned on glyphs: σ_max = 1.0, and λ = 2 except on
+    super-resolution (0.23).
     The prox is closed-form for masks, pooling, separable and FFT blurs and block CS, else CG
     (``prox``: "auto", "closed_form" — an error when there is none — or "cg").
     """
     check_int("iterations", iterations, lo=1)
-    check_positive("sigma_max", sigma_max)
-    check_positive("lam", lam)
+    d = lookup("pnp_admm", problem.task, problem.sigma_y)
+    sigma_max = d["sigma_max"] if sigma_max is None else check_positive("sigma_max", sigma_max)
+    lam = d["lam"] if lam is None else check_positive("lam", lam)
     likelihood_of(problem, "gaussian", "PnP-ADMM")
     check_prox(problem, prox)
     s_min = max(problem.sigma_y, 0.01) if sigma_min is None else check_positive("sigma_min", sigma_min)
