@@ -4,5 +4,5 @@ from .gmm import GaussianMixture, GaussianMixturePrior, gmm2d, gmm_grid  # noqa:
 from ..weights_manifest import weights_dir  # noqa: F401
 from .hub import HUB_PRIORS, PRIORS, PriorUnavailable, load_prior, stand_in_prior  # noqa: F401
 from .latent import LatentPrior, is_latent_prior  # noqa: F401
-from .priors import Prior, UNetPrior, ddim_step, ddpm_posterior  # noqa: F401
+from .priors import Prior, UNetPrior, ddim_step, ddpm_posterior, ddpm_step  # noqa: F401
 from .schedule import GRIDS, VPSchedule, karras_sigmas, pairs, timesteps  # noqa: F401

@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_fraction, check_int, check_tensor
+from ..rng import randn
 from .schedule import VPSchedule, pairs, timesteps
 
-__all__ = ["Prior", "UNetPrior", "ddim_step", "ddpm_posterior"]
+__all__ = ["Prior", "UNetPrior", "ddim_step", "ddpm_posterior", "ddpm_step"]
 
 
 def ddpm_posterior(sched: VPSchedule, x0, x_t, t, s):
@@ -23,6 +24,15 @@ def ddpm_posterior(sched: VPSchedule, x0, x_t, t, s):
     c1 = a_s.sqrt() * beta / (1 - a_t)
     c2 = (1 - beta).sqrt() * (1 - a_s) / (1 - a_t)
     return c1 * x0 + c2 * x_t, beta * (1 - a_s) / (1 - a_t)
+
+
+def ddpm_step(sched: VPSchedule, x0, x_t, t, s, generator):
+    """One ancestral step t → s: a draw from q(x_s | x_t, x̂_0) (:func:`ddpm_posterior`), noise from
+    ``generator``; the last step (s = −1) returns x̂_0 and draws nothing [DDPM, Alg. 2]."""
+    if s < 0:
+        return x0
+    mean, var = ddpm_posterior(sched, x0, x_t, t, s)
+    return mean + var.sqrt() * randn(x_t.shape, generator, like=x_t)
 
 
 def ddim_step(sched: VPSchedule, x0, eps, t, s, eta: float = 0.0, noise=None):
@@ -144,8 +154,7 @@ class Prior:
                     z = self._noise(x.shape, generator, x) if eta > 0 and s >= 0 else None
                     x = ddim_step(self.schedule, x0, eps, t, s, eta, z) if s >= 0 else x0
                 else:
-                    mean, var = ddpm_posterior(self.schedule, x0, x, t, s) if s >= 0 else (x0, None)
-                    x = mean + var.sqrt() * self._noise(x.shape, generator, x) if s >= 0 else mean
+                    x = ddpm_step(self.schedule, x0, x, t, s, generator)
         return x
 
     def purify(self, x: torch.Tensor, t_start: int, steps: int = 20, *, generator: torch.Generator | None = None,

@@ -13,7 +13,7 @@ import torch
 
 from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
-from ..diffusion import ddim_step, ddpm_posterior, pairs, timesteps
+from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from .base import initial_noise, Result, solver
 from .guidance import likelihood_of, paper_scale
 
@@ -180,8 +180,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
             elif sampler == "ddim":
                 x_next = ddim_step(sched, x0d, eps.detach(), t, s)
             else:
-                mean, var = ddpm_posterior(sched, x0d, x.detach(), t, s)
-                x_next = mean + var.sqrt() * randn(x.shape, generator, like=x)
+                x_next = ddpm_step(sched, x0d, x.detach(), t, s, generator)
             res = y - problem.op(x0d)
             E = res.abs().flatten(1).sum(1) if poisson else (res ** 2).flatten(1).sum(1)
             Z = E if (Z is None or poisson) else 0.9 * Z + 0.1 * E

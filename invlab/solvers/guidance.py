@@ -14,7 +14,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_positive
 from ..rng import randn
-from ..diffusion import ddim_step, ddpm_posterior, pairs, timesteps
+from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from ..noise import PoissonNoise
 from .defaults import lookup
 from .base import initial_noise, Result, solver
@@ -95,11 +95,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
             (grad,) = torch.autograd.grad(norm.sum(), x)
         with torch.no_grad():
             x0 = x0.detach()
-            if s >= 0:
-                mean, var = ddpm_posterior(prior.schedule, x0, x, t, s)
-                x = mean + var.sqrt() * randn(x.shape, generator, like=x) - zeta * grad
-            else:
-                x = x0 - zeta * grad
+            x = ddpm_step(prior.schedule, x0, x.detach(), t, s, generator) - zeta * grad
         losses.append(norm.detach())
         if keep and (i % keep == 0 or s < 0):
             traj.append(x0)

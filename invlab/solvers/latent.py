@@ -14,7 +14,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_positive
 from ..rng import randn
-from ..diffusion import ddim_step, ddpm_posterior, pairs, timesteps
+from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from .base import Result, initial_noise, solver
 from .defaults import lookup
 from .guidance import likelihood_of
@@ -72,11 +72,7 @@ def latent_dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, 
     for i, (t, s) in enumerate(pairs(grid)):
         _, z0, x0, norm, grad = _guided(problem, prior, z, t)
         with torch.no_grad():
-            if s >= 0:
-                mean, var = ddpm_posterior(prior.schedule, z0, z, t, s)
-                z = mean + var.sqrt() * randn(z.shape, generator, like=z) - zeta * grad
-            else:
-                z = z0 - zeta * grad
+            z = ddpm_step(prior.schedule, z0, z.detach(), t, s, generator) - zeta * grad
         norms.append(norm)
         if callback is not None:
             callback(i, t, z, x0)

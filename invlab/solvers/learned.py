@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_int
-from ..rng import randn
 from ..ddc import DDCNetwork, load_ddc, measurement_image
-from ..diffusion import ddpm_posterior, pairs
+from ..diffusion import ddpm_step, pairs
 from .base import Result, initial_noise, solver
 
 __all__ = ["ddc", "ddc_grid", "SHIPPED_NETWORKS"]
@@ -85,11 +84,7 @@ def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int =
             x0 = prior.x0(x, t, clamp=clamp)
             x0y = x0 - network.residual(x0, y_img, t)
             calls += 1
-            if s < 0:
-                x = x0y
-            else:
-                mean, var = ddpm_posterior(prior.schedule, x0y, x, t, s)
-                x = mean + var.sqrt() * randn(x.shape, generator, like=x)
+            x = ddpm_step(prior.schedule, x0y, x, t, s, generator)
             trajectory.append(x0y)
             if callback is not None:
                 callback(i, t, x, x0y)
