@@ -32,9 +32,12 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
-## make lab: open the course in JupyterLab
+## make lab: open the course in JupyterLab on 127.0.0.1 (LAB_IP=0.0.0.0 to reach it from outside a container);
+## as root (containers, cloud notebooks) it adds --allow-root. Open the URL with the token it prints.
+LAB_IP ?= 127.0.0.1
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	@echo "make lab: JupyterLab on $(LAB_IP); open the http://...:PORT/lab?token=... URL printed below (Ctrl-C stops it)"
+	$(VENV)/bin/jupyter lab notebooks/ --ip=$(LAB_IP)$(if $(filter 0,$(shell id -u)), --allow-root)
 
 ## make notebooks: regenerate every .ipynb from its .py source (execute, strip volatile metadata)
 notebooks: $(STAMP)

@@ -245,11 +245,42 @@ def _first_lines(msg: str, n: int = 3) -> str:
     return "; ".join(lines[:n]) + more
 
 
+_VACUOUS_FP32 = "that should be kept in float32: []. "
+
+
+def _vacuous_fp32_notice(record) -> bool:
+    """Logging filter: False (drop) for diffusers' notice "There are modules in <model> that should
+    be kept in float32: []. Casting directly with `to()` …", which ``ModelMixin.to(dtype=...)``
+    prints even when the list of such modules is empty, as it is for every model invlab loads. The
+    notice with a non-empty list, and every other message, passes."""
+    msg = record.getMessage()
+    return not (msg.startswith("There are modules in ") and _VACUOUS_FP32 in msg)
+
+
+def _quiet_diffusers(kw: dict) -> dict:
+    """The keyword arguments for diffusers' ``from_pretrained`` without its two known-harmless
+    messages. Without ``accelerate`` diffusers falls back to ``low_cpu_mem_usage=False`` with a
+    warning; passing ``False`` here loads the same way in silence (an explicit choice is kept). The
+    empty float32 notice is dropped by :func:`_vacuous_fp32_notice` on diffusers' model logger."""
+    import logging
+
+    from diffusers.utils import is_accelerate_available
+    logger = logging.getLogger("diffusers.models.modeling_utils")
+    if _vacuous_fp32_notice not in logger.filters:
+        logger.addFilter(_vacuous_fp32_notice)
+    if not is_accelerate_available():
+        kw = {"low_cpu_mem_usage": False, **kw}
+    return kw
+
+
 def from_pretrained(cls, path_or_id, *, subfolder: str | None = None, **kw):
     """``cls.from_pretrained(path_or_id, subfolder=..., **kw)`` (a diffusers model) with the checks
     above: a shipped folder is verified against the manifest first; a local folder's loading
     errors (truncated file, size mismatch with ``config.json``, missing or unexpected tensors) are
-    re-raised as :class:`WeightsError` naming the folder; every tensor must be finite."""
+    re-raised as :class:`WeightsError` naming the folder; every tensor must be finite. diffusers'
+    known-harmless loading messages (no ``accelerate``; an empty list of float32 modules) are not
+    printed; every other warning is (see :func:`_quiet_diffusers`)."""
+    kw = _quiet_diffusers(kw)
     local = Path(str(path_or_id)).expanduser()
     is_local = local.is_dir()
     folder = local / subfolder if (is_local and subfolder) else local

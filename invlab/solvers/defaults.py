@@ -36,6 +36,7 @@ TABLE: list[tuple[str, str, str, Any, Any, str]] = [
     ("dpg", "random_inpaint", "scale", 10.0, 10.0, "paper (DDIM); × √(D/D_paper)"),
     # DDiff [DDiff, Table 5, FFHQ σ_y = 0.05]: γ_0 (× √(D/D_paper) in the solver), t_0, re-noising rule
     ("ddiff", "*", "gamma0", 18.0, 18.0, "paper (SR); × √(D/D_paper)"),
+    ("ddiff", "sr", "gamma0", 55.0, 18.0, "tuned; × √(D/D_paper), 4.0 at 32×32"),
     ("ddiff", "*", "t0", 1, 1, "paper"),
     ("ddiff", "*", "renoise_rule", "full", "full", "paper"),
     ("ddiff", "box_inpaint", "gamma0", 30.0, 30.0, "paper; × √(D/D_paper)"),
