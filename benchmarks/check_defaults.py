@@ -9,7 +9,8 @@ first ``n`` glyphs of the test split's stream 0 (``benchmarks/tune_defaults.py``
 95 % interval of that gap (:func:`invlab.stats.paired_difference`). The acceptance rule for the
 defaults: no solver more than 3 dB below the best on SR×4 and the Gaussian blur, 4 dB on box
 inpainting. Writes ``benchmarks/results/defaults.csv`` (per-image PSNRs in
-``defaults_images.csv``), replacing the rows of the methods and tasks run.
+``defaults_images.csv``; with ``--noiseless``, σ_y = 0, ``defaults_noiseless*.csv``), replacing the
+rows of the methods and tasks run.
 """
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ DDC_NETWORK = {"sr4": "glyphs32-ddc-sr4"}               # the generic network co
 COLUMNS = ("method", "task", "images", "psnr", "gap", "gap_low", "gap_high", "within", "nfe", "vjp", "seconds")
 
 
-def solve(method: str, task: str, n: int, prior):
+def solve(method: str, task: str, n: int, prior, sigma_y: float = SIGMA_Y):
     x, _ = invlab.glyphs(n, split="test", seed=0)
-    problem = invlab.make_problem(task, x, sigma_y=SIGMA_Y, seed=0)
+    problem = invlab.make_problem(task, x, sigma_y=sigma_y, seed=0)
     kw = {"network": DDC_NETWORK.get(task, "glyphs32-ddc")} if method == "ddc" else {}
     res = invlab.SOLVERS[method](problem, prior, **kw, generator=torch.Generator().manual_seed(0))
     return invlab.metrics.psnr(res.x, x).double(), res
@@ -48,7 +49,10 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--noiseless", action="store_true",
+                    help="σ_y = 0 instead of 0.05; writes defaults_noiseless*.csv")
     args = ap.parse_args(argv)
+    sigma_y, suffix = (0.0, "_noiseless") if args.noiseless else (SIGMA_Y, "")
     if args.threads:
         torch.set_num_threads(args.threads)
     methods, tasks = args.methods.split(","), args.tasks.split(",")
@@ -56,22 +60,22 @@ def main(argv=None):
         if not values or any(v not in known for v in values):
             ap.error(f"{flag}: choose from {', '.join(known)}; got {','.join(values)!r}")
     prior = invlab.load_prior("glyphs32")
-    images_csv = os.path.join(OUT, "defaults_images.csv")
-    new, t0 = [], time.time()
+    images_csv = os.path.join(OUT, f"defaults{suffix}_images.csv")
+    t0 = time.time()
     for task in tasks:
         for method in (*REFERENCE, *methods):
             try:
-                p, res = solve(method, task, args.n, prior)
+                p, res = solve(method, task, args.n, prior, sigma_y)
             except (ValueError, TypeError) as e:
                 print(f"{task:14s} {method:15s} unsupported: {str(e).splitlines()[0]}", flush=True)
                 continue
-            new += [{"method": method, "task": task, "image": i, "psnr": round(float(v), 4), "nfe": res.nfe,
-                     "vjp": res.vjp, "seconds": round(res.seconds, 1)} for i, v in enumerate(p)]
+            new = [{"method": method, "task": task, "image": i, "psnr": round(float(v), 4), "nfe": res.nfe,
+                    "vjp": res.vjp, "seconds": round(res.seconds, 1)} for i, v in enumerate(p)]
             print(f"{task:14s} {method:15s} {float(p.mean()):6.2f} dB  NFE {res.nfe:5d}  {res.seconds:6.1f} s  "
                   f"[{time.time() - t0:5.0f} s]", flush=True)
-    per_image = merge_rows(images_csv, new, lambda r: (r["method"], r["task"], str(r["image"])))
-    write_csv(images_csv, per_image, ("method", "task", "image", "psnr", "nfe", "vjp", "seconds"))
-    write_csv(os.path.join(OUT, "defaults.csv"), summarize(per_image), COLUMNS)
+            per_image = merge_rows(images_csv, new, lambda r: (r["method"], r["task"], str(r["image"])))
+            write_csv(images_csv, per_image, ("method", "task", "image", "psnr", "nfe", "vjp", "seconds"))
+            write_csv(os.path.join(OUT, f"defaults{suffix}.csv"), summarize(per_image), COLUMNS)   # every cell
 
 
 def summarize(per_image: list[dict]) -> list[dict]:

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from invlab.data import glyphs  # noqa: E402
 from invlab.diffusion.consistency import CM_CONFIG, ConsistencyModel  # noqa: E402
-from invlab.diffusion.hub import weights_dir  # noqa: E402
+from invlab.diffusion import weights_dir  # noqa: E402
 from invlab.training import glyph_unet_config, train_consistency_distillation  # noqa: E402
 
 OUT = weights_dir("glyphs32-cm")

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from invlab.data import glyphs  # noqa: E402
 from invlab.ddc import DDC_CONFIG, GENERAL_TASKS, DDCNetwork, ddc_unet_config  # noqa: E402
-from invlab.diffusion.hub import weights_dir  # noqa: E402
+from invlab.diffusion import weights_dir  # noqa: E402
 from invlab.training import train_ddc  # noqa: E402
 
 

@@ -45,6 +45,13 @@ def check_image(name: str, x, *, channels: int | None = None, size: tuple[int, i
     return x
 
 
+def check_bool(name: str, value, *, allow_none: bool = False):
+    """``value`` if it is a bool (or None when ``allow_none``), else a TypeError naming ``name``."""
+    if (value is None and allow_none) or isinstance(value, bool):
+        return value
+    raise TypeError(f"{name}: expected True or False{' or None' if allow_none else ''}, got {value!r}")
+
+
 def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")

@@ -30,7 +30,8 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.solvers import SOLVERS
+from invlab.solvers import SOLVERS, defaults
+from invlab.solvers.guidance import paper_scale
 from invlab.solvers.splitting import renoise, x_update, z_update
 from invlab.diffusion import timesteps
 from invlab.viz import show_images
@@ -141,11 +142,13 @@ def ddiff_by_hand(problem, prior, steps, gamma0, generator, t_gamma=90, a=3.3, b
         u = u + x - z                                                        # 4. dual ascent
 
 
-gamma0 = SOLVERS["ddiff"](p4, prior, steps=2, generator=gen()).info["gamma0"]    # the scaled paper value
+gamma0 = SOLVERS["ddiff"](p4, prior, steps=2, generator=gen()).info["gamma0"]    # the default, scaled to 32×32
 mine = ddiff_by_hand(p4, prior, 20, gamma0, gen())
 pkg = SOLVERS["ddiff"](p4, prior, steps=20, generator=gen())
 torch.testing.assert_close(mine, pkg.x)
-print(f"γ0 = {gamma0:.2f} (paper SR×4: 18 on 3×256×256, × √(D_ours/D_paper)); NFE {pkg.nfe}, VJP {pkg.vjp}")
+paper_g0 = next(r["paper"] for r in defaults.table("ddiff") if r["where"] == "*" and r["parameter"] == "gamma0")
+print(f"γ0 = {gamma0:.2f}: the default for SR (tuned on held-out glyphs) × √(D_ours/D_paper) = {paper_scale(p4):.3f}; "
+      f"the paper's {paper_g0:g} on 3×256×256 would give {paper_g0 * paper_scale(p4):.2f}. NFE {pkg.nfe}, VJP {pkg.vjp}")
 
 # %% [markdown]
 # ## 3 · The paper's ablation, on glyphs

@@ -36,7 +36,7 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.diffusion.hub import weights_dir
+from invlab.diffusion import weights_dir
 from invlab.solvers import SOLVERS
 from invlab.solvers.latent import gluing_residual
 from invlab.solvers.purification import data_consistency

@@ -366,3 +366,31 @@ def test_cuda_problems_and_mixed_devices(x1, prior):
         SOLVERS["ddnm"](p, prior, steps=2, generator=g())
     cpu = make_problem("sr4", x1, sigma_y=0.05, seed=0)
     torch.testing.assert_close(p.y.cpu(), cpu.y)                  # noise drawn on the CPU: same numbers
+
+
+# --- hyperparameters out of range are refused before any work, naming the argument ---------------
+
+@pytest.mark.parametrize("method, kw, match", [
+    ("pigdm", dict(eta=2.0), "eta: must lie in"), ("pigdm", dict(eta=-1), "eta: must lie in"),
+    ("ddiff", dict(a=-1.0), "a: must be > 0"), ("ddiff", dict(b=-1.0), "b: must be > 0"),
+    ("dcdp", dict(momentum=5), "momentum: must lie in"), ("red_diff", dict(clip_min=float("nan")), "clip_min: must be"),
+    ("dps", dict(clamp="no"), "clamp: expected True or False"),
+    ("dps", dict(poisson_floor=0.0), "poisson_floor: must be"),
+    ("diffpir", dict(zeta="0.5"), "zeta: expected a number"), ("daps", dict(sigma_min=-1.0), "sigma_min: must be > 0"),
+    ("daps", dict(sigma_min=200.0), "sigma_min: must not exceed sigma_max"),
+])
+def test_hyperparameters_out_of_range_name_the_argument(method, kw, match):
+    import invlab
+    from invlab.solvers import SOLVERS
+    prior = invlab.load_prior("glyphs32")
+    problem = invlab.make_problem("sr4", invlab.glyphs(1)[0], sigma_y=0.05)
+    calls = []
+    counting = type(prior)                                       # the network must never run
+    original = counting._eps
+    counting._eps = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    try:
+        with pytest.raises((ValueError, TypeError), match=match):
+            SOLVERS[method](problem, prior, **kw)
+    finally:
+        counting._eps = original
+    assert not calls

@@ -71,8 +71,8 @@ TABLE: list[tuple[str, str, str, Any, Any, str]] = [
     ("ddrm", "*", "eta", 1.0, 0.85, "tuned"),
     ("ddrm", "deblur", "eta", 0.85, 0.85, "tuned (the paper's value is the best here)"),
     # DDNM [DDNM, Sec. 5; code configs]: 100 steps, η
-    ("ddnm", "*", "eta", 0.85, 0.85, "paper"),
-    ("ddnm", "sr", "eta", 1.0, 0.85, "tuned"),
+    ("ddnm", "*", "eta", 1.0, 0.85, "tuned"),
+    ("ddnm", "deblur", "eta", 0.85, 0.85, "tuned (the paper's value is the best here)"),
     # DCDP [DCDP, App., FFHQ]: rounds K, data steps τ, paper rate η (the solver keeps the effective
     # step 2η/M_paper), T_0, T_K
     ("dcdp", "*", "purifier", "tweedie", "ddim", "tuned (V2: one Tweedie step beats V1 on glyphs at 1/20 the cost)"),

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive
+from .._checks import check_bool, check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from ..noise import PoissonNoise
@@ -81,6 +81,8 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
     check_int("steps", steps, lo=1, hi=prior.T)
     lik = likelihood_of(problem, likelihood)
     zeta = lookup("dps", problem.task)["zeta"] * prior.T / steps if zeta is None else check_positive("zeta", zeta)
+    check_bool("clamp", clamp, allow_none=True)
+    check_positive("poisson_floor", poisson_floor)
     if not problem.op.differentiable:
         raise ValueError(f"problem: {problem.op.name} is not differentiable; DPS needs ∇A — build it with "
                          "straight_through=True, or use DPG")
@@ -122,6 +124,8 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
     """
     check_int("steps", steps, lo=1, hi=prior.T)
     check_positive("weight", weight)
+    check_fraction("eta", eta, closed_hi=True)
+    check_bool("clamp", clamp)
     op = problem.op
     if not op.linear:
         raise ValueError(f"problem: ΠGDM needs a linear operator with a pseudo-inverse, {op.name} is not linear")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive
+from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from .base import Result, initial_noise, solver
@@ -110,6 +110,7 @@ def psld(problem, prior, *, steps: int = 1000, omega: float | None = None, gamma
         raise ValueError(f"problem: PSLD's gluing term needs Aᵀ, and {problem.op.name} is not linear")
     omega = prior.T / steps if omega is None else check_positive("omega", omega, allow_zero=True)
     gamma = 0.1 * prior.T / steps if gamma is None else check_positive("gamma", gamma, allow_zero=True)
+    check_fraction("eta", eta, closed_hi=True)
     grid = timesteps(prior.T, steps, "leading").tolist()
     glue = (lambda z0, x0: gamma * gluing_residual(problem, prior, z0, x0)) if gamma > 0 else None
     z = initial_noise(problem, prior, generator)

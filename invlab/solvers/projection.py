@@ -120,8 +120,8 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float | None = None, clamp: b
          callback=None):
     """Denoising Diffusion Null-space Model [DDNM, Alg. 1]; DDNM+ when σ_y > 0 [DDNM, eq. 17-19].
 
-    Leading DDIM grid (100 steps; η from :mod:`~invlab.solvers.defaults`: 0.85, the paper's, and
-    1.0 on super-resolution), ᾱ_{−1} = 1, x̂_0 not clamped (``clamp=True`` gives a
+    Leading DDIM grid (100 steps; η from :mod:`~invlab.solvers.defaults`: 1.0, and the paper's
+    0.85 on blurs), ᾱ_{−1} = 1, x̂_0 not clamped (``clamp=True`` gives a
     clamped variant). For t → s, in the operator's spectral coordinates (x̄ = Vᵀx, ȳ = Σ⁺Uᵀy):
 
         x̂_0 ← x̂_0 − V(λ ⊙ (x̄_0 − ȳ) on observed coordinates)     (noiseless: λ = 1, x̂_0 − A⁺(A x̂_0 − y))

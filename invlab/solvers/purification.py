@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_int, check_positive
+from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from .defaults import lookup
 from .base import Result, solver
@@ -110,6 +110,7 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     ``info["calls"]`` counts UNet, encoder and decoder passes separately.
     """
     d = lookup("dcdp", problem.task, problem.sigma_y)
+    check_fraction("momentum", momentum)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
     dc_steps = d["dc_steps"] if dc_steps is None else check_int("dc_steps", dc_steps, lo=0)
     m = problem.y[0].numel()

@@ -80,6 +80,7 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
     check_positive("lambda1", lambda1, allow_zero=True)
     check_positive("lambda2", lambda2, allow_zero=True)
     check_choice("weighting", weighting, WEIGHTINGS)
+    check_positive("clip_min", clip_min, allow_zero=True)
     if x_init is None:
         if not hasattr(problem.op, "pinv"):
             raise ValueError(f"x_init: {problem.op.name} has no pseudo-inverse to start µ from; pass "

@@ -71,6 +71,8 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
     check_int("steps", steps, lo=1, hi=prior.T)
     check_choice("variant", variant, DDIFF_VARIANTS)
     check_int("t_gamma", t_gamma, lo=0, hi=prior.T - 1)
+    check_positive("a", a)
+    check_positive("b", b)
     likelihood_of(problem, "gaussian", "DDiff")
     d = lookup("ddiff", problem.task, problem.sigma_y)
     gamma0 = d["gamma0"] * paper_scale(problem) if gamma0 is None else gamma0
