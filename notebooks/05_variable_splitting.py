@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import invlab
+from IPython.display import Markdown
 from invlab import metrics
 from invlab.solvers import SOLVERS, defaults
 from invlab.solvers.guidance import paper_scale
@@ -160,12 +161,17 @@ print(f"γ0 = {gamma0:.2f}: the default for SR (tuned on held-out glyphs) × √
 # scaled to our image size.
 
 # %%
+# [DDiff, Table 5]: γ_0 on FFHQ 3×256×256 at σ_y = 0.05 (the package's SR default is tuned higher)
+PAPER_GAMMA0 = {"sr4": 18.0, "gaussian_blur": 2.9}
+
+# %%
 VARIANTS = {"DDiff": "ddiff", "DDiff-HQS": "hqs", "Diff-PnP-ADMM": "pnp_admm", "Diff-PnP-HQS": "pnp_hqs"}
 ablation, ab_results = {}, {}
 for task in ("sr4", "gaussian_blur"):
     p = invlab.make_problem(task, x_true, sigma_y=SIGMA_Y, seed=SEED)
     for label, variant in VARIANTS.items():
-        r = SOLVERS["ddiff"](p, prior, steps=STEPS, variant=variant, generator=gen())
+        r = SOLVERS["ddiff"](p, prior, steps=STEPS, variant=variant, gamma0=PAPER_GAMMA0[task] * paper_scale(p),
+                             generator=gen())
         ab_results[task, label] = r
         ablation[task, label] = metrics.scorecard(p, r, labels)
 print(f"{'task':14s} {'variant':14s} {'PSNR':>6s} {'SSIM':>5s} {'acc':>5s} {'resid/σ_y':>9s}")
@@ -232,23 +238,32 @@ gauge = {n: abs(torch.log(torch.tensor(robust[n, SIGMA_Y]["residual"] ** 2 / SIG
          for n in ("DDiff", "DPS", "DiffPIR")}
 print("|log(residual/σ_y²)| at σ_y = 0.05:", {k: round(v, 2) for k, v in gauge.items()})
 assert max(gauge.values()) < 1.0                        # all three explain y to within a factor e of σ_y²
-assert gauge["DDiff"] > min(gauge["DPS"], gauge["DiffPIR"])   # the paper's residual claim does not hold here
-for sy in (0.2, 0.5):
-    assert robust["DDiff", sy]["psnr"] > robust["DAPS τ=0.01", sy]["psnr"]    # DDiff above DAPS at high noise
+closest = min(gauge, key=gauge.get)
+above_daps = {sy: robust["DDiff", sy]["psnr"] > robust["DAPS τ=0.01", sy]["psnr"] for sy in (0.2, 0.5)}
 drop = {n: robust[n, 0.05]["psnr"] - robust[n, 0.5]["psnr"] for n in ("DDiff", "DAPS τ=0.01")}
+dps_ahead = [sy for sy in SIGMAS if robust["DPS", sy]["psnr"] > robust["DDiff", sy]["psnr"]]
 print("PSNR lost from σ_y = 0.05 to 0.5:", {k: round(v, 1) for k, v in drop.items()})
+print("DDiff above DAPS at σ_y = 0.2, 0.5:", above_daps, "| DPS ahead of DDiff at σ_y =", dps_ahead)
 
 # %% [markdown]
-# **What we measured.** The residual gauge does **not** single out DDiff on our prior: all three
-# solvers explain $y$ to within a factor $e$ of $\sigma_y^2$, and DPS and DiffPIR sit slightly closer
-# to 1 than DDiff (printed above; on 8 glyphs this gauge is fragile, and the order of the three
-# is not a stable finding). At high noise ($\sigma_y \ge 0.2$) DDiff stays
-# above DAPS with the paper's settings — but read "degrades less" with care: from $\sigma_y = 0.05$
-# to $0.5$ DDiff *loses more* dB than DAPS (printed above), because it starts much higher. Setting
-# DAPS's $\tau$ to the true $\sigma_y$ does not rescue it at this budget (we measured 13.2 dB at
-# $\sigma_y = 0.05$): with the paper's Langevin step sizes the data term then pulls too weakly — the
-# paper's $\tau = 0.01$ acts as a tuned step, not as a noise model. And DPS, which pays a backward pass per step (twice DDiff's cost), is a
-# little ahead of DDiff in PSNR at every noise level on our prior.
+# **What we measured** (the sentences below are built from the numbers printed above):
+
+# %%
+Markdown(
+    f"- The residual gauge: all three solvers explain $y$ to within a factor $e$ of $\\sigma_y^2$; the "
+    f"closest to 1 on these 8 glyphs is **{closest}** (|log| = {gauge[closest]:.2f}), as the DDiff paper claims "
+    f"for DDiff{'' if closest == 'DDiff' else ' — here it does not single DDiff out'}. On 8 glyphs this gauge is "
+    f"fragile: read the order as this run's, not as a law.\n"
+    f"- At high noise DDiff is {'above' if all(above_daps.values()) else 'not always above'} DAPS with the "
+    f"paper's settings; from $\\sigma_y = 0.05$ to $0.5$ DDiff loses {drop['DDiff']:.1f} dB and DAPS "
+    f"{drop['DAPS τ=0.01']:.1f} dB.\n"
+    f"- DPS, which pays a backward pass per step, is ahead of DDiff in PSNR at "
+    f"{len(dps_ahead)} of the {len(SIGMAS)} noise levels.")
+
+# %% [markdown]
+# Setting DAPS's $\tau$ to the true $\sigma_y$ does not rescue it at this budget: with the paper's
+# Langevin step sizes the data term then pulls too weakly — the paper's $\tau = 0.01$ acts as a
+# tuned step, not as a noise model (try `tau=SIGMA_Y` in the cell above).
 
 # %% [markdown]
 # ## Your turn: $\gamma_0$, $t_\gamma$, and the dual on/off
