@@ -112,7 +112,7 @@ class Prior:
     def denoise(self, x: torch.Tensor, sigma: float, clamp: bool | None = None) -> torch.Tensor:
         """D(x, σ): the model as a Gaussian denoiser in VE units, x = x_0 + σ n. It runs at the
         grid time t whose level √((1−ᾱ_t)/ᾱ_t) is nearest σ, on the VP input √ᾱ_t x, and returns
-        Tweedie's x̂_0 [EDM, eq. 7 with the VP↔VE change of variables] (PnP, DiffPIR, DAPS)."""
+        Tweedie's x̂_0 ([EDM]'s denoiser, through the VP↔VE change of variables) (PnP, DiffPIR, DAPS)."""
         t = self.schedule.t_for_sigma(sigma)
         return self.x0(self.schedule.ab(t, x).sqrt() * x, t, clamp)
 

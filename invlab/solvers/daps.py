@@ -57,7 +57,7 @@ def daps(problem, prior, *, annealing_steps: int = 200, ode_steps: int = 5, lang
     η_k = lr·(1 − (1 − ``lr_min_ratio``) k/K) [DAPS code, cores/mcmc.py]. NFE = annealing_steps ×
     ode_steps (1000 by default). τ and the rates act per pixel, so they carry over from 256×256
     unchanged: lr 1e-4 (SR, Gaussian blur, random inpainting), 5e-5 (motion blur, box inpainting,
-    phase retrieval), 2e-5 (HDR) [DAPS, Table 6].
+    phase retrieval), 2e-5 (HDR), the rates of the authors' configs [DAPS].
     """
     check_int("annealing_steps", annealing_steps, lo=1)
     check_int("ode_steps", ode_steps, lo=1)

@@ -50,7 +50,7 @@ TABLE: list[tuple[str, str, str, Any, Any, str]] = [
     ("ddiff", "hdr", "gamma0", 3.5, 3.5, "paper; × √(D/D_paper)"),
     ("ddiff", "hdr", "t0", 120, 120, "paper"),
     ("ddiff", "hdr", "renoise_rule", "ddpm", "ddpm", "paper"),
-    # DAPS [DAPS, Table 6]: Langevin rate; per pixel, so unchanged by the image size
+    # DAPS [DAPS, the authors' configs]: Langevin rate; per pixel, so unchanged by the image size
     ("daps", "*", "lr", 1e-4, 1e-4, "paper"),
     ("daps", "motion_blur", "lr", 5e-5, 5e-5, "paper"),
     ("daps", "box_inpaint", "lr", 5e-5, 5e-5, "paper"),
@@ -70,7 +70,7 @@ TABLE: list[tuple[str, str, str, Any, Any, str]] = [
     ("ddrm", "*", "steps", 100, 20, "tuned"),
     ("ddrm", "*", "eta", 1.0, 0.85, "tuned"),
     ("ddrm", "deblur", "eta", 0.85, 0.85, "tuned (the paper's value is the best here)"),
-    # DDNM [DDNM, Sec. 5; code configs]: 100 steps, η
+    # DDNM [DDNM, the authors' configs]: 100 steps, η
     ("ddnm", "*", "eta", 1.0, 0.85, "tuned"),
     ("ddnm", "deblur", "eta", 0.85, 0.85, "tuned (the paper's value is the best here)"),
     # DCDP [DCDP, App., FFHQ]: rounds K, data steps τ, paper rate η (the solver keeps the effective

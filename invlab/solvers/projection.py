@@ -96,7 +96,7 @@ def ddrm(problem, prior, *, steps: int | None = None, eta: float | None = None, 
 
 def ddnm_weights(s, obs, sigma_y: float, a: float, sig: float, eta: float):
     """Per spectral coordinate, DDNM+'s correction weight λ_i and the weights of fresh noise and of
-    ε̂ in the step to the next time (a = √ᾱ_s, sig = √(1−ᾱ_s)) [DDNM, eq. 17 and App. C; the
+    ε̂ in the step to the next time (a = √ᾱ_s, sig = √(1−ᾱ_s)) [DDNM; the
     ``Lambda`` and ``Lambda_noise`` of the authors' code]. With t_i = a σ_y/s_i:
 
         unobserved, or σ_y = 0:  λ = 1,  fresh η sig,  ε̂ √(1−η²) sig
@@ -118,7 +118,7 @@ def ddnm_weights(s, obs, sigma_y: float, a: float, sig: float, eta: float):
 @solver
 def ddnm(problem, prior, *, steps: int = 100, eta: float | None = None, clamp: bool = False, generator=None,
          callback=None):
-    """Denoising Diffusion Null-space Model [DDNM, Alg. 1]; DDNM+ when σ_y > 0 [DDNM, eq. 17-19].
+    """Denoising Diffusion Null-space Model [DDNM]; DDNM+ when σ_y > 0.
 
     Leading DDIM grid (100 steps; η from :mod:`~invlab.solvers.defaults`: 1.0, and the paper's
     0.85 on blurs), ᾱ_{−1} = 1, x̂_0 not clamped (``clamp=True`` gives a

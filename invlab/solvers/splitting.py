@@ -193,7 +193,7 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
     The output is the iterate at the grid's last time t = 0 (its noise level is √(1−ᾱ_0) = 0.01):
     the authors' scripts also run the denoiser there and discard it, a call skipped here.
     Defaults: 100 steps, λ = 1, ζ = 0.1 (deblur, SR: the value in the authors' scripts); 20 steps,
-    ζ = 1 (inpainting) [DiffPIR, Sec. 5].
+    ζ = 1 (inpainting) [DiffPIR].
     """
     d = lookup("diffpir", problem.task, problem.sigma_y)
     steps = d["steps"] if steps is None else check_int("steps", steps, lo=2, hi=prior.T)
