@@ -201,7 +201,7 @@ if cm is not None:
                 ["CM, 1 pass"] * 8 + ["CM, 3 passes"] * 8 + ["DDIM-50"] * 8, ncols=8, size=1.1)
     print(f"consistency model after {ev['step']} distillation steps (benchmarks/eval_consistency.py, "
           f"{ev['n']} samples each): read confidently / Fréchet distance to test glyphs")
-    for key, label in (("one_step", "CM, 1 pass (the gate: ≥ 70 %)"), ("two_step", "CM, 2 passes"),
+    for key, label in (("one_step", "CM, 1 pass (required: ≥ 70 %)"), ("two_step", "CM, 2 passes"),
                        ("three_step", "CM, 3 passes"), ("parent_ddim3", "parent, DDIM-3"),
                        ("parent_ddim50", "parent, DDIM-50")):
         print(f"  {label:32s} {ev[key]['confident_share']:6.1%}  {ev[key]['fd_test']:7.2f}")

@@ -102,7 +102,7 @@ panel(axes[3], x_samples[:8], "D(DDIM-50 sample)", nrow=4)
 plt.tight_layout()
 
 # %%
-assert float(rec_psnr.mean()) >= 25, "the issue's reconstruction gate: ≥ 25 dB"
+assert float(rec_psnr.mean()) >= 25, "the autoencoder must reconstruct glyphs at ≥ 25 dB"
 assert evaluation["gate_reconstruction_25db"] and evaluation["gate_confident_75"], evaluation
 
 # %% [markdown]

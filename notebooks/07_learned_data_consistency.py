@@ -185,7 +185,7 @@ ax[1].set(xlabel="step", ylabel="KL term", title="KL to the forward marginal", y
 ax[0].legend();
 for name, net in (("generalised", general), ("specialised", special)):
     print(f"{name}: {net.info['step']} steps × batch {net.info['batch_size']}, LPIPS used: {net.info['lpips']}, "
-          f"{logs[net.name][-1]['seconds'] / 3600:.2f} h in the last session")
+          f"{logs[net.name][-1]['seconds'] / 3600:.2f} h in the last logged training run")
 assert logs["glyphs32-ddc"][-1]["mse"] < 0.5 * logs["glyphs32-ddc"][0]["mse"]
 
 # %% [markdown]
