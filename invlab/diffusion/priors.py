@@ -122,8 +122,7 @@ class Prior:
 
     # -- sampling -------------------------------------------------------------------------------
     def _noise(self, shape, generator, like):
-        dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
-        return torch.randn(shape, generator=generator, dtype=dtype).to(like)
+        return randn(shape, generator, like=like)
 
     def _reference(self, device=None, dtype=None):
         return torch.empty(0, device=device or "cpu", dtype=dtype or torch.float32)

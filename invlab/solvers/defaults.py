@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TABLE", "FAMILIES", "family", "lookup", "table"]
-
-FAMILIES = ("sr", "deblur", "inpaint", "phase_retrieval", "hdr", "cs", "other")
+__all__ = ["TABLE", "family", "lookup", "table"]
 
 # (method, where, parameter, value, paper, source)
 TABLE: list[tuple[str, str, str, Any, Any, str]] = [
@@ -29,11 +27,11 @@ TABLE: list[tuple[str, str, str, Any, Any, str]] = [
     ("dps", "*", "zeta", 0.3, 0.3, "paper; × T/steps"),
     ("dps", "inpaint", "zeta", 0.5, 0.5, "paper; × T/steps"),
     ("dps", "phase_retrieval", "zeta", 1.0, 1.0, "paper; × T/steps"),
-    # DPG [DPG code configs, FFHQ]: the step s; the solver multiplies by √(D/D_paper)
-    ("dpg", "*", "scale", 2000.0, 2000.0, "paper (SR×4, DDPM); × √(D/D_paper)"),
-    ("dpg", "deblur", "scale", 200.0, 200.0, "paper (motion blur, DDPM); × √(D/D_paper)"),
-    ("dpg", "box_inpaint", "scale", 3.0, 3.0, "paper (DDIM); × √(D/D_paper)"),
-    ("dpg", "random_inpaint", "scale", 10.0, 10.0, "paper (DDIM); × √(D/D_paper)"),
+    # DPG [DPG code configs, FFHQ]: the step s for each sampler; the solver multiplies by √(D/D_paper)
+    ("dpg", "*", "scale_ddpm", 2000.0, 2000.0, "paper (SR×4); × √(D/D_paper)"),
+    ("dpg", "deblur", "scale_ddpm", 200.0, 200.0, "paper (motion blur); × √(D/D_paper)"),
+    ("dpg", "*", "scale_ddim", 10.0, 10.0, "paper (random inpainting); × √(D/D_paper)"),
+    ("dpg", "box_inpaint", "scale_ddim", 3.0, 3.0, "paper; × √(D/D_paper)"),
     # DDiff [DDiff, Table 5, FFHQ σ_y = 0.05]: γ_0 (× √(D/D_paper) in the solver), t_0, re-noising rule
     ("ddiff", "*", "gamma0", 18.0, 18.0, "paper (SR); × √(D/D_paper)"),
     ("ddiff", "sr", "gamma0", 55.0, 18.0, "tuned; × √(D/D_paper), 4.0 at 32×32"),
@@ -149,8 +147,3 @@ def table(method: str | None = None) -> list[dict[str, Any]]:
     keys = ("method", "where", "parameter", "value", "paper", "source")
     return [dict(zip(keys, row)) for row in TABLE if method is None or row[0] == method]
 
-
-def fill(method: str, problem, **given) -> dict[str, Any]:
-    """``given`` with every ``None`` replaced by the table's default for ``problem``'s task."""
-    d = lookup(method, problem.task, problem.sigma_y)
-    return {k: (d[k] if v is None and k in d else v) for k, v in given.items()}

@@ -15,17 +15,10 @@ from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from .base import initial_noise, Result, solver
+from .defaults import lookup
 from .guidance import likelihood_of, paper_scale
 
 __all__ = ["dpg"]
-
-
-def _default_scale(task: str, sampler: str) -> float:
-    # FFHQ configs of [DPG]'s official code: SR×4 DDPM 2000, motion deblur DDPM 200, box inpainting
-    # DDIM 3, random inpainting DDIM 10, Gaussian deblur 1; other tasks: the SR value.
-    table = {("box_inpaint", "ddim"): 3.0, ("random_inpaint", "ddim"): 10.0, ("motion_blur", "ddpm"): 200.0,
-             ("gaussian_blur", "ddpm"): 200.0}
-    return table.get((task, sampler), 2000.0 if sampler == "ddpm" else 10.0)
 
 
 def _policy_weights(excess, Z, poisson):
@@ -158,7 +151,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     if spectral and not has_svd:
         raise ValueError(f"spectral: needs a linear operator with an SVD view; {problem.op.name} has none "
                          "(leave spectral=None to pick the full draw)")
-    scale = _default_scale(problem.task, sampler) * paper_scale(problem) if scale is None else \
+    scale = lookup("dpg", problem.task)[f"scale_{sampler}"] * paper_scale(problem) if scale is None else \
         check_positive("scale", scale)
     sched, y = prior.schedule, problem.y
     D = math.prod(prior.image_shape)
