@@ -155,6 +155,16 @@ def check_device(name: str, device, *, allow_none: bool = False) -> torch.device
     return device
 
 
+def check_dtype(name: str, dtype, *, allow_none: bool = False) -> torch.dtype | None:
+    """Check that ``dtype`` is a floating torch dtype (what a network's weights can be cast to)."""
+    if dtype is None and allow_none:
+        return None
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name}: expected a floating torch dtype such as torch.float32 or torch.bfloat16, "
+                        f"got {dtype!r}")
+    return dtype
+
+
 def check_generator(name: str, generator) -> torch.Generator | None:
     """``None`` (torch's global generator), a CPU :class:`torch.Generator` (returned as is) or an
     int seed, made into ``torch.Generator().manual_seed(seed)``: the same numbers as passing that

@@ -189,7 +189,10 @@ def load_ddc(name: str = "glyphs32-ddc", *, device=None, dtype=None) -> DDCNetwo
     ``data_scripts/train_ddc.py`` (``config.json`` + safetensors + ``ddc.json``)."""
     from diffusers import UNet2DModel
 
+    from ._checks import check_device, check_dtype
     from .weights_manifest import WeightsError, from_pretrained, read_json, weights_dir
+    device = check_device("device", device, allow_none=True)
+    dtype = check_dtype("dtype", dtype, allow_none=True)
     shipped = ("glyphs32-ddc", "glyphs32-ddc-sr4")
     path = Path(weights_dir(name)) if name in shipped else Path(os.path.expanduser(str(name)))
     if not (path / DDC_CONFIG).exists():

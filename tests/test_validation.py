@@ -394,3 +394,17 @@ def test_hyperparameters_out_of_range_name_the_argument(method, kw, match):
     finally:
         counting._eps = original
     assert not calls
+
+
+@pytest.mark.parametrize("kw, exc, msg", [
+    (dict(device="gpu0"), (ValueError, RuntimeError, TypeError), "^device: "),
+    (dict(device=[0]), TypeError, "^device: expected a device"),
+    (dict(dtype="float16"), TypeError, "^dtype: expected a floating torch dtype"),
+    (dict(dtype=torch.int8), TypeError, "^dtype: expected a floating torch dtype"),
+])
+@pytest.mark.parametrize("loader", ["prior", "ddc"])
+def test_loaders_check_device_and_dtype_before_loading(loader, kw, exc, msg):
+    from invlab.ddc import load_ddc
+    fn = (lambda **k: invlab.load_prior("glyphs32", **k)) if loader == "prior" else (lambda **k: load_ddc(**k))
+    with pytest.raises(exc, match=msg):
+        fn(**kw)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .._checks import check_int
+from .._checks import check_device, check_dtype, check_int
 from ..weights_manifest import WeightsError, from_pretrained, read_json, shipped_weights
 from .consistency import load_consistency_model
 from .gmm import GaussianMixturePrior, gmm2d, gmm_grid
@@ -74,6 +74,8 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
     """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a string, got {type(name).__name__}")
+    device = check_device("device", device, allow_none=True)
+    dtype = check_dtype("dtype", dtype, allow_none=True)
     if name == "glyphs32":
         path = shipped_weights(name, "config.json", "data_scripts/train_prior.py", PriorUnavailable)
         return _load_unet_prior(str(path), name, device=device, dtype=dtype)
