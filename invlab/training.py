@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 __all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
-           "train_eps_model", "train_consistency_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config",
+           "train_eps_model", "train_consistency_distillation", "ddim_trajectories", "trajectory_point",
+           "train_endpoint_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config",
            "linear_alpha_bar"]
 
 
@@ -270,6 +271,64 @@ def train_consistency_distillation(student, teacher, data_fn: Callable[[int, int
                        ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
                        time_budget_s=time_budget_s, on_save=on_save, extra={"target": target.unet},
                        after_step=update_target)
+
+
+@torch.no_grad()
+def ddim_trajectories(prior, n: int, steps: int, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` deterministic DDIM (η = 0) runs of ``prior`` from pure noise on its "leading" grid of
+    ``steps`` times: (ts, xs, x0) with ts the (K,) grid times t_0 > … > t_{K−1} = 0, xs the (n, K, C, H, W)
+    states x_{t_k} (VP scale) and x0 the (n, C, H, W) end points. Every state with the end of its
+    run is one (input, target) pair of ODE-endpoint distillation, at no extra network cost."""
+    states, times = [], []
+
+    def keep(i, t, x, x0_hat):
+        states.append(x.clone())
+        times.append(int(t))
+
+    x0 = prior.sample(n, steps, generator=generator, callback=keep)
+    return torch.tensor(times), torch.stack(states, 1), x0
+
+
+def trajectory_point(schedule, ts: torch.Tensor, xs: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The state of each DDIM run at any integer time ``t`` (B,) in [t_{K−1}, t_0], from the stored
+    states ``xs`` (B, K, …) on the grid ``ts``: a DDIM (η = 0) step from t_k to t_{k+1} moves along
+    the line √ᾱ x̂_0 + √(1−ᾱ) ε̂ with the pair (x̂_0, ε̂) fixed, so the two neighbours determine the
+    pair and the state at every t in between (the run's own step, stopped early)."""
+    k = (ts.view(1, -1) >= t.view(-1, 1)).sum(1).clamp(1, ts.numel() - 1) - 1    # t_{k+1} ≤ t ≤ t_k
+    view = (-1,) + (1,) * (xs.ndim - 2)
+    ab = lambda tt: schedule.ab(tt).float().view(view)          # noqa: E731
+    a_k, a_n, a = ab(ts[k]).sqrt(), ab(ts[k + 1]).sqrt(), ab(t).sqrt()
+    b_k, b_n, b = (1 - a_k ** 2).sqrt(), (1 - a_n ** 2).sqrt(), (1 - a ** 2).sqrt()
+    rows = torch.arange(xs.shape[0])
+    x_k, x_n = xs[rows, k].float(), xs[rows, k + 1].float()
+    det = a_k * b_n - a_n * b_k
+    x0_hat, eps = (b_n * x_k - b_k * x_n) / det, (a_k * x_n - a_n * x_k) / det
+    return a * x0_hat + b * eps
+
+
+def train_endpoint_distillation(student, pairs_fn: Callable[[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]], *,
+                                steps: int, batch_size: int, lr: float, ckpt_path: str, log_path: str,
+                                huber_c: float | None = None, ema_decay: float = 0.999, warmup: int = 200,
+                                save_every: int = 250, log_every: int = 50, time_budget_s: float = math.inf,
+                                on_save: Callable[[TrainState], None] | None = None) -> TrainState:
+    """Direct ODE-endpoint distillation [KD] in the consistency-model
+    parameterisation [CM]: regress f_θ(x_σ, σ) on the end x_0 of the teacher's deterministic run
+    through x_σ. ``pairs_fn(step, batch)`` gives (x_σ on the EDM scale, σ (B,), x_0). The metric is
+    the pseudo-Huber d(a, b) = √(‖a − b‖² + c²) − c of [iCT] with c = 0.00054 √dim unless ``huber_c``
+    is given (``huber_c=0``: the L2 norm). No target network: the targets are fixed, which is what
+    makes this cheaper than consistency distillation."""
+    model = student.unet
+    model.train().requires_grad_(True)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        x, sigma, x0 = pairs_fn(step, batch_size)
+        c = 0.00054 * math.sqrt(x0[0].numel()) if huber_c is None else huber_c
+        d2 = (student(x, sigma, clamp=False) - x0).flatten(1).pow(2).sum(1)
+        return ((d2 + c ** 2).sqrt() - c).mean()
+
+    return _train_loop(model, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
+                       ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
+                       time_budget_s=time_budget_s, on_save=on_save)
 
 
 def train_ddc(network, prior, data_fn: Callable[[int, int], torch.Tensor], *, steps: int, batch_size: int,

@@ -89,6 +89,46 @@ def test_distillation_resumes_exactly(tmp_path, assert_resumes_exactly):
     assert_resumes_exactly(run)
 
 
+def test_trajectory_point_recovers_the_runs_states_and_its_ddim_step():
+    from invlab.diffusion.priors import ddim_step
+    from invlab.training import ddim_trajectories, trajectory_point
+    prior = load_prior("glyphs32")
+    ts, xs, x0 = ddim_trajectories(prior, 3, 5, generator=torch.Generator().manual_seed(0))
+    assert ts.tolist() == [800, 600, 400, 200, 0] and xs.shape == (3, 5, 1, 32, 32)
+    torch.testing.assert_close(x0, prior.sample(3, 5, generator=torch.Generator().manual_seed(0)))
+    for k in range(5):                                   # at the grid times: the stored states
+        torch.testing.assert_close(trajectory_point(prior.schedule, ts, xs, ts[k].repeat(3)), xs[:, k],
+                                   atol=1e-5, rtol=0)
+    # in between: the run's own DDIM step from t_k, stopped at t
+    eps, x0_hat = prior.eps_and_x0(xs[:, 1], 600)
+    with torch.no_grad():
+        direct = ddim_step(prior.schedule, x0_hat, eps, 600, 517)
+    torch.testing.assert_close(trajectory_point(prior.schedule, ts, xs, torch.full((3,), 517)), direct,
+                               atol=1e-5, rtol=0)
+
+
+def test_endpoint_distillation_fits_fixed_targets_and_resumes_exactly(tmp_path, assert_resumes_exactly):
+    from invlab.training import train_endpoint_distillation
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 3
+    target = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    sigma = torch.full((4,), 3.0, dtype=torch.float64)
+
+    def run(steps, ckpt, lr=1e-3):
+        student = ConsistencyModel(_tiny_unet(seed=0))
+        st = train_endpoint_distillation(student, lambda step, b: (x, sigma, target), steps=steps, batch_size=4,
+                                         lr=lr, ckpt_path=str(ckpt), log_path=str(tmp_path / "log.jsonl"),
+                                         save_every=2, warmup=1)
+        return {k: v.clone() for k, v in st.model.state_dict().items()}, student
+
+    assert_resumes_exactly(lambda steps, ckpt: run(steps, ckpt)[0])
+    before = ConsistencyModel(_tiny_unet(seed=0))
+    _, student = run(60, tmp_path / "c.safetensors", lr=3e-3)
+    with torch.no_grad():
+        err0 = float((before(x, sigma, clamp=False) - target).pow(2).mean())
+        err1 = float((student(x, sigma, clamp=False) - target).pow(2).mean())
+    assert err1 < 0.5 * err0                             # the regression moves f towards the end points
+
+
 def test_dcdp_consistency_purifier_costs_one_pass_per_round():
     prior = load_prior("glyphs32")
     cm = ConsistencyModel(prior.unet, schedule=prior.schedule, name="untrained")   # the teacher as f: enough here
