@@ -12,7 +12,8 @@ the cache for methods whose code changed). A run on a slice (``--methods dpg`` o
 replaces that slice's rows in the CSVs and keeps the others.
 
 Writes ``benchmarks/results/grid.csv`` (one row per method × task: means over the images, costs
-per cell) and ``grid_unsupported.csv``; notebook 09 reads both and re-runs a slice live.
+per cell), ``grid_images.csv`` (one row per method × task × image: the per-image metrics that
+paired intervals need) and ``grid_unsupported.csv``; notebook 09 reads them and re-runs a slice live.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ OUT = os.path.join(os.path.dirname(__file__), "results")
 TASKS, METHODS, HYPER = GRID_TASKS, GRID_METHODS, GRID_HYPER
 COLUMNS = ("method", "task", "sigma_y", "images", "psnr", "ssim", "classifier_acc", "fd", "residual", "nfe", "vjp",
            "seconds")
+IMAGE_COLUMNS = ("method", "task", "image", "psnr", "ssim", "classifier_acc", "residual")
 
 
 def main(argv=None):
@@ -43,7 +45,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     prior = invlab.load_prior("glyphs32")
-    rows, unsupported = [], []
+    rows, images, unsupported = [], [], []
     t0 = time.time()
     for task in args.tasks.split(","):
         for method in args.methods.split(","):
@@ -55,19 +57,25 @@ def main(argv=None):
                 unsupported.append({"method": method, "task": task, "reason": str(e).splitlines()[0]})
                 print(f"{task:16s} {method:15s} unsupported: {unsupported[-1]['reason']}", flush=True)
                 continue
+            images += [{"method": method, "task": task, "image": i, **{k: round(r[k], 4) for k in IMAGE_COLUMNS[3:]}}
+                       for i, r in enumerate(cell)]
             s = summarize(cell)[0]
             s["seconds"] = s["seconds"] * args.n                      # per cell (n images in one batch)
             rows.append(s)
             print(f"{task:16s} {method:15s} {s['psnr']:6.2f} dB  acc {s['classifier_acc']:.2f}  fd {s['fd']:8.2f}  "
                   f"NFE {s['nfe']:5.0f}  {s['seconds']:6.1f} s   [{time.time() - t0:6.0f} s]", flush=True)
     grid_csv, unsupported_csv = os.path.join(OUT, "grid.csv"), os.path.join(OUT, "grid_unsupported.csv")
+    images_csv = os.path.join(OUT, "grid_images.csv")
     rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k in COLUMNS} for r in rows]
     if args.methods != ",".join(METHODS) or args.tasks != ",".join(TASKS):   # a slice: replace its cells only
         cell = lambda r: (r["method"], r["task"])  # noqa: E731
         rows = merge_rows(grid_csv, rows, cell)
+        if os.path.exists(images_csv):
+            images = merge_rows(images_csv, images, lambda r: (r["method"], r["task"], str(r["image"])))
         supported = {cell(r) for r in rows}
         unsupported = [r for r in merge_rows(unsupported_csv, unsupported, cell) if cell(r) not in supported]
     write_csv(grid_csv, rows, COLUMNS)
+    write_csv(images_csv, images, IMAGE_COLUMNS)
     write_csv(unsupported_csv, unsupported, ("method", "task", "reason"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {time.time() - t0:.0f} s in all")
 
