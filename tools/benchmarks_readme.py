@@ -527,6 +527,57 @@ def section_latent() -> list[str]:
     ]
 
 
+def section_gallery() -> list[str]:
+    rows = read_csv("gallery")
+    body = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        rs = [r for r in rows if r["task"] == task and r["method"] != "pseudo_inverse"]
+        for m in dict.fromkeys(r["method"] for r in rs):
+            mr = [r for r in rs if r["method"] == m]
+            body.append([TASK_NAMES.get(task, task), m, mr[0]["rank"],
+                         num(sum(float(r["psnr"]) for r in mr) / len(mr)), num(mr[0]["grid_psnr"])])
+    return [
+        "## The reconstruction gallery",
+        "",
+        *provenance("gallery", rows),
+        "The six solvers with the highest mean PSNR in the grid table, per task, run once more on the grid's",
+        "first test glyphs at the grid's settings (σ_y = 0.05, seed 0); notebook 09 shows the images",
+        "(`gallery.safetensors`, float16). *Gallery PSNR*: the mean over these glyphs; *grid PSNR*: the",
+        "grid table's mean over 32 glyphs.",
+        "",
+        *table(["task", "method", "grid rank", "gallery PSNR", "grid PSNR"], body),
+        "",
+    ]
+
+
+def section_scaling() -> list[str]:
+    rows = read_csv("scaling")
+    ran = [r for r in rows if r["runs_on_stand_in"] == "yes"]
+    body = [[r["solver"], integer(r["default_nfe"]), integer(r["default_vjp"]), num(r["projected_s"], 1),
+             num(r["celeba_projected_s"], 0), num(r["peak_mb"], 0)] for r in ran]
+    refused = [f"`{r['solver']}` ({r['reason'].split(';')[0]})" for r in rows if r["runs_on_stand_in"] != "yes"]
+    r0 = ran[0]
+    return [
+        "## Cost per image at 256×256 on the CPU",
+        "",
+        *provenance("scaling", rows),
+        "SR×4 on one 3×256×256 image, σ_y = 0.05, each solver at its defaults. NFE and VJP are measured",
+        "(`Result.nfe`/`.vjp` at the defaults); the seconds are **projected from measured per-step cost**:",
+        "a few steps of each solver are timed on the untrained stand-in UNet, and the default counts times",
+        f"the measured cost of one pass ({num(r0['pass_s'], 3)} s) and one VJP ({num(r0['vjp_s'], 3)} s), plus",
+        "each solver's own per-iteration work. *CelebA architecture*: the same projection with one pass",
+        f"({num(r0['celeba_pass_s'])} s) and one VJP ({num(r0['celeba_vjp_s'])} s) of a randomly initialised",
+        f"UNet2DModel with the `google/ddpm-ema-celebahq-256` configuration ({int(r0['celeba_params']):,} parameters).",
+        "*Peak MB*: `Result.peak_memory_bytes` on the stand-in. Notebook 10 reads this table.",
+        "",
+        *table(["solver", "NFE", "VJP", "projected s, stand-in", "projected s, CelebA architecture", "peak MB"],
+               body),
+        "",
+        "Not run on the stand-in: " + "; ".join(refused) + ".",
+        "",
+    ]
+
+
 def section_print_only() -> list[str]:
     items = [
         ("python benchmarks/bench_operators.py",
@@ -548,8 +599,8 @@ def section_print_only() -> list[str]:
     return lines + [""]
 
 
-SECTIONS = [section_prior, section_consistency, section_latent_prior, section_gmm, section_grid,
-            section_purification, section_hrdis, section_ddc, section_latent, section_print_only]
+SECTIONS = [section_prior, section_consistency, section_latent_prior, section_gmm, section_grid, section_gallery,
+            section_purification, section_hrdis, section_ddc, section_latent, section_scaling, section_print_only]
 
 
 def generate() -> str:
