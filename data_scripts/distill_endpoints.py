@@ -10,9 +10,10 @@ instead of being learned step by step from a target network (consistency distill
    and the end point in float16 chunks of 256 runs under ``$INVLAB_CACHE/endpoints/`` (chunk c is
    drawn from the generator seeded by (seed, c); existing chunks are kept, so an interrupted run
    continues where it stopped). 20 480 runs take 1.0 GB.
-2. ``train``: f_θ(x_σ, σ) ≈ x_0 in the consistency parameterisation of ``glyphs32-cm`` (f is the
-   identity at σ_min, the student starts from the teacher's weights), pseudo-Huber metric, AdamW,
-   EMA 0.999. A batch takes each pair from a random run; a share ``--start-share`` sits at the
+2. ``train``: f_θ(x_σ, σ) ≈ x_0 in the ``"vp-scaled"`` consistency parameterisation
+   (``invlab/diffusion/consistency.py``: f is the identity at σ_min, the student starts from the
+   teacher's weights and is its Tweedie denoiser for σ ≪ σ_s = 5, the output gain stays ≤ σ_s at
+   large σ), pseudo-Huber metric, AdamW, EMA 0.999. A batch takes each pair from a random run; a share ``--start-share`` sits at the
    run's start (pure noise, σ_max: one-step generation), the rest at a uniform integer time on
    [0, t_0], between grid times by :func:`invlab.training.trajectory_point` (so the student sees
    every σ that purification asks for). The checkpoint is
@@ -78,15 +79,15 @@ def load_runs(folder: Path):
     return ts, torch.cat([p["xs"] for p in parts]), torch.cat([p["x0"] for p in parts])
 
 
-def export(state, out: Path, teacher: Path, runs: int) -> None:
+def export(state, out: Path, teacher: Path, runs: int, parameterization: str, sigma_skip: float) -> None:
     from diffusers import DDPMScheduler, UNet2DModel
     model = UNet2DModel(**glyph_unet_config())
     state.ema.copy_to(model)
     out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(out, safe_serialization=True)       # float16 on disk: 3.6 MB
     DDPMScheduler.from_pretrained(str(teacher)).save_pretrained(out)
-    cfg = {"parameterization": "vp-eps", "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
-           "sigma_skip": 0.005, "teacher": "glyphs32", "method": "ode-endpoint distillation",
+    cfg = {"parameterization": parameterization, "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
+           "sigma_skip": sigma_skip, "teacher": "glyphs32", "method": "ode-endpoint distillation",
            "runs": runs, "step": state.step}
     (out / CM_CONFIG).write_text(json.dumps(cfg, indent=1) + "\n")
 
@@ -98,7 +99,7 @@ def train(args) -> None:
     teacher = weights_dir("glyphs32")
     sched = VPSchedule.from_config(DDPMScheduler.load_config(str(teacher)))
     student = ConsistencyModel(UNet2DModel.from_pretrained(str(teacher), use_safetensors=True, low_cpu_mem_usage=False),
-                               schedule=sched)
+                               schedule=sched, parameterization=args.parameterization, sigma_skip=args.sigma_skip)
     ts, xs, x0 = load_runs(Path(args.data))
     print(f"{xs.shape[0]} runs, grid {ts.tolist()[:3]}…{ts.tolist()[-1]}", flush=True)
     smax = student.sigma_max
@@ -122,7 +123,8 @@ def train(args) -> None:
     train_endpoint_distillation(student, pairs_fn, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                 ckpt_path=args.ckpt, log_path=str(out / "train_log.jsonl"),
                                 time_budget_s=args.hours * 3600,
-                                on_save=lambda s: export(s, out, teacher, int(xs.shape[0])))
+                                on_save=lambda s: export(s, out, teacher, int(xs.shape[0]), args.parameterization,
+                                                         args.sigma_skip))
 
 
 def main(argv=None) -> None:
@@ -135,6 +137,8 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--start-share", type=float, default=0.4)
+    ap.add_argument("--parameterization", choices=("vp-scaled", "vp-eps"), default="vp-scaled")
+    ap.add_argument("--sigma-skip", type=float, default=5.0, help="σ_s of the c_skip/c_out scalings")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hours", type=float, default=float("inf"))
     ap.add_argument("--threads", type=int, default=0)
@@ -144,6 +148,8 @@ def main(argv=None) -> None:
     for name in ("runs", "ddim_steps", "steps", "batch_size"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')}: must be ≥ 1, got {getattr(args, name)}")
+    if not args.sigma_skip > 0:
+        ap.error(f"--sigma-skip: must be > 0, got {args.sigma_skip}")
     if not 0 <= args.start_share <= 1:
         ap.error(f"--start-share: must lie in [0, 1], got {args.start_share}")
     if args.threads:

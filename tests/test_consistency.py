@@ -28,7 +28,7 @@ def test_karras_grid_and_heun_step_is_exact_for_a_point_mass():
     torch.testing.assert_close(out, x * 2 / 7)
 
 
-@pytest.mark.parametrize("param", ["vp-eps", "edm"])
+@pytest.mark.parametrize("param", ["vp-eps", "vp-scaled", "edm"])
 def test_boundary_condition_and_range(param):
     cm = ConsistencyModel(_tiny_unet(), parameterization=param, clamp=False)
     x = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(1))

@@ -17,7 +17,14 @@ Two parameterisations of F share this class:
   uses a small scale σ_skip = 0.005 in place of σ_d. At initialisation f is then the teacher's
   one-step Tweedie denoiser at every σ ≳ 0.02, which is where distillation starts. (With σ_d = 0.5
   the initial f would keep c_skip ≈ 20 % of the *noisy* input at σ = 1: 21 dB where Tweedie gives
-  26 on glyphs.)
+  26 on glyphs.) Its flaw is at large σ: f = x − σ ε̂ multiplies every error of ε̂ by σ (80 at
+  σ_max), so a one-step sample carries the network's ε-error as visible noise.
+* ``"vp-scaled"`` — the same UNet input and teacher initialisation, with the bounded scalings
+  of [CM]: F is the raw network output, c_skip = σ_s²/((σ−σ_min)² + σ_s²) and
+  c_out = −(σ−σ_min) σ_s/√(σ² + σ_s²) with a scale σ_s = ``sigma_skip`` (5 for ``glyphs32-cm``).
+  For σ ≪ σ_s, c_skip ≈ 1 and c_out ≈ −σ: f starts as the teacher's Tweedie denoiser x − σ ε̂
+  where purification works (σ ≲ 2); for σ ≫ σ_s the output gain |c_out| ≤ σ_s, sixteen times
+  smaller than σ_max, and the network learns a new output there.
 """
 from __future__ import annotations
 
@@ -53,7 +60,7 @@ class ConsistencyModel:
 
     Args:
         unet: a diffusers ``UNet2DModel``.
-        parameterization: ``"vp-eps"`` (needs ``schedule``) or ``"edm"``.
+        parameterization: ``"vp-eps"``, ``"vp-scaled"`` (both need ``schedule``) or ``"edm"``.
         schedule: the teacher's :class:`VPSchedule` (also used by :meth:`purify`; the linear
             DDPM schedule when omitted).
     """
@@ -63,13 +70,14 @@ class ConsistencyModel:
     def __init__(self, unet, *, parameterization: str = "vp-eps", schedule: VPSchedule | None = None,
                  sigma_min: float = 0.002, sigma_max: float = 80.0, sigma_data: float = 0.5,
                  sigma_skip: float = 0.005, clamp: bool = True, name: str = "consistency"):
-        if parameterization not in ("vp-eps", "edm"):
-            raise ValueError(f"parameterization: unknown value {parameterization!r}; choose 'vp-eps' or 'edm'")
+        if parameterization not in ("vp-eps", "vp-scaled", "edm"):
+            raise ValueError(f"parameterization: unknown value {parameterization!r}; "
+                             f"choose 'vp-eps', 'vp-scaled' or 'edm'")
         self.unet = unet
         self.parameterization = parameterization
         self.schedule = schedule or VPSchedule.linear()
         self.sigma_min, self.sigma_max, self.sigma_data = float(sigma_min), float(sigma_max), float(sigma_data)
-        self.sigma_skip = float(sigma_skip) if parameterization == "vp-eps" else self.sigma_data
+        self.sigma_skip = float(sigma_skip) if parameterization != "edm" else self.sigma_data
         self.clamp = clamp
         self.name = name
         cfg = unet.config
@@ -94,7 +102,8 @@ class ConsistencyModel:
     def c_out(self, sigma: torch.Tensor) -> torch.Tensor:
         if self.parameterization == "vp-eps":
             return 1 - self.c_skip(sigma)
-        return (sigma - self.sigma_min) * self.sigma_data / (sigma ** 2 + self.sigma_data ** 2).sqrt()
+        sign = -1 if self.parameterization == "vp-scaled" else 1
+        return sign * (sigma - self.sigma_min) * self.sigma_skip / (sigma ** 2 + self.sigma_skip ** 2).sqrt()
 
     def vp_time(self, sigma: torch.Tensor) -> torch.Tensor:
         """The continuous VP time t(σ) with √((1−ᾱ_t)/ᾱ_t) = σ, by linear interpolation of log σ_t
@@ -109,9 +118,9 @@ class ConsistencyModel:
         """F(x, σ) (see the module docstring); ``sigma`` a (B,) tensor."""
         view = (-1,) + (1,) * (x.ndim - 1)
         s = sigma.to(x).view(view)
-        if self.parameterization == "vp-eps":
+        if self.parameterization != "edm":
             eps = self._unet(x / (1 + s ** 2).sqrt(), self.vp_time(sigma))
-            return x - s * eps
+            return x - s * eps if self.parameterization == "vp-eps" else eps
         c_in = 1 / (s ** 2 + self.sigma_data ** 2).sqrt()
         return self._unet(c_in * x, (1000 * 0.25 * torch.log(sigma.double() + 1e-44)).float())
 
