@@ -36,7 +36,8 @@ from invlab import metrics
 from invlab.diffusion import ddim_step, timesteps
 from invlab.gmm_bench import gmm2d_problem
 from invlab.solvers import SOLVERS
-from invlab.viz import show_images
+from invlab.viz import show_images, show_trajectory
+from IPython.display import Markdown
 
 device = invlab.setup_notebook(seed=SEED)
 prior = invlab.load_prior(PRIOR, device=device)
@@ -281,6 +282,48 @@ print(f"box inpainting: DPG {sb['psnr']:.2f} dB, accuracy {sb['accuracy']:.2f}; 
 assert sb["psnr"] > sb0["psnr"] + 1.0
 assert sb["accuracy"] >= sb0["accuracy"]
 assert finals["sr4", "dpg"]["psnr"] > finals["sr4", "pseudo_inverse"]["psnr"] + 1.0
+
+# %% [markdown]
+# ### How DPG gets there: $\hat x_0$ along one run
+#
+# One SR×4 glyph, the same 100 DDPM steps and $s = 20$. The solver's `callback(i, t, x, x0)`
+# hands over $\hat x_0$ at every step; we keep it and its per-pixel RMS residual
+# $\sqrt{\|y - A\hat x_0\|^2/m}$ ($m$ = 64 measurements). The dashed line is the same residual for
+# the true glyph: the noise alone, about $\sigma_y$.
+
+# %%
+p_one = invlab.make_problem("sr4", x_true[1:2], sigma_y=SIGMA_Y, seed=SEED)
+frames, rms = [], []
+
+
+def keep(i, t, x, x0):
+    frames.append(x0.clone())
+    rms.append(float(metrics.residual(p_one, x0).sqrt()))
+
+
+r_one = SOLVERS["dpg"](p_one, prior, steps=STEPS, scale=20.0, generator=gen(), callback=keep)
+noise_rms = float(metrics.residual(p_one, p_one.x).sqrt())
+assert p_one.y[0].numel() == 64                                     # m: an 8×8 measurement
+picks = [0, 3, 8, 15, 25, 40, 65, STEPS - 1]
+show_trajectory([x_true[1:2]] + [frames[i] for i in picks],
+                ["truth"] + [f"step {i}\nt={r_one.info['grid'][i]}" for i in picks], title="DPG x̂₀ along one run, SR×4")
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.semilogy(rms, label="DPG x̂₀")
+ax.axhline(noise_rms, color="gray", ls="--", label="true glyph (the noise)")
+ax.set(xlabel="step", ylabel="RMS of y − A x̂₀", title="DPG: residual along one run, SR×4")
+ax.legend()
+fig.tight_layout();
+
+# %%
+near = next(i for i, v in enumerate(rms) if v < 2 * noise_rms)      # first step within twice the noise
+assert rms[-1] < rms[0] / 10                                        # the residual falls by over 10×
+assert abs(rms[-1] / noise_rms - 1) < 0.15                          # and ends at the noise level
+Markdown(f"The residual falls from {rms[0]:.2f} at the first step to {rms[-1]:.3f} at the last, within "
+         f"{abs(rms[-1] / noise_rms - 1):.0%} of the noise's own {noise_rms:.3f}: DPG ends explaining $y$ "
+         f"without fitting its noise. It first comes within twice the noise at step {near} "
+         f"(t = {r_one.info['grid'][near]}). In the first steps $\\hat x_0$ is noise clipped to $[-1, 1]$ "
+         f"(Tweedie's formula divides by $\\sqrt{{\\bar\\alpha_t}}$, tiny near $t = 1000$); the digit takes "
+         f"shape while the residual is still above the noise, and the later steps sharpen it.")
 
 # %% [markdown]
 # ## 5 · How many Monte-Carlo samples?

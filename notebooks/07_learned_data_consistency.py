@@ -38,7 +38,8 @@ from invlab import metrics
 from invlab.ddc import GENERAL_TASKS, kl_to_forward_marginal, load_ddc, measurement_image
 from invlab.diffusion.priors import ddpm_posterior
 from invlab.solvers import SOLVERS
-from invlab.viz import show_images
+from invlab.viz import show_images, show_trajectory
+from IPython.display import Markdown
 
 device = invlab.setup_notebook(seed=SEED)
 prior = invlab.load_prior(PRIOR, device=device)
@@ -231,6 +232,53 @@ assert pkg.nfe == 10 and pkg.vjp == 0
 # %%
 show_images(list(x_true[:6]) + list(measurement_image(p_sr)[:6]) + list(pkg.x[:6].clamp(-1, 1)),
             ["truth"] * 6 + ["ỹ"] * 6 + ["DDC, 5 steps"] * 6, ncols=6, size=1.2);
+
+# %% [markdown]
+# ### The five estimates of one run
+#
+# What does each step contribute? One SR×4 glyph, the same network and grid; the solver's
+# `callback(i, t, x, x0)` hands over the corrected estimate $\hat x_{0,y}$ at every step. Beside
+# the images, its per-pixel RMS residual $\sqrt{\|y - A\hat x_{0,y}\|^2/m}$, and the same for the
+# true glyph (dashed): the noise alone, about $\sigma_y$.
+
+# %%
+p_one = problem("sr4", x=x_true[:1])
+steps_seen, frames, rms = [], [], []
+
+
+def keep(i, t, x, x0):
+    steps_seen.append(t)
+    frames.append(x0.clone())
+    rms.append(float(metrics.residual(p_one, x0).sqrt()))
+
+
+r_one = SOLVERS["ddc"](p_one, prior, network=general, generator=gen(), callback=keep)
+noise_rms = float(metrics.residual(p_one, p_one.x).sqrt())
+show_trajectory([x_true[:1], measurement_image(p_one)] + frames,
+                ["truth", "ỹ"] + [f"step {i}, t={t}\n{psnr(f, x_true[:1]):.1f} dB" for i, (t, f) in
+                                  enumerate(zip(steps_seen, frames))], size=1.5, title="DDC x̂₀,y along one run, SR×4")
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(range(len(rms)), rms, "o-", label="DDC x̂₀,y")
+ax.axhline(noise_rms, color="gray", ls="--", label="true glyph (the noise)")
+ax.set(xlabel="step", ylabel="RMS of y − A x̂₀,y", ylim=(0, 2 * max(rms)), xticks=range(len(rms)),
+       title="DDC: residual along one run, SR×4")
+ax.legend()
+fig.tight_layout();
+
+# %%
+ratio = [v / noise_rms for v in rms]
+change = frames[-1] - frames[0]
+unseen = 1 - float((p_one.op.pinv(p_one.op(change)) ** 2).sum() / (change ** 2).sum())   # share outside A's row space
+spread = max(psnr(f, x_true[:1]) for f in frames) - min(psnr(f, x_true[:1]) for f in frames)
+assert len(rms) == 5 and all(abs(q - 1) < 0.25 for q in ratio)     # at the noise level at every step
+assert unseen > 0.5                                                 # most of the change is invisible to A
+assert spread < 1.0                                                 # the five estimates look alike
+Markdown(f"Already the first step, at $t$ = {steps_seen[0]}, gives an estimate that explains $y$ to the noise "
+         f"level: over the five steps the residual stays between {min(ratio):.2f} and {max(ratio):.2f} times the "
+         f"noise's own {noise_rms:.3f}, and the last is {'above' if rms[-1] > rms[0] else 'below'} the first — the "
+         f"later steps do not fit the data better. On this glyph the five estimates look alike (their PSNR spans "
+         f"{spread:.1f} dB), and most of what changes from the first to the last ({unseen:.0%} of its energy) is "
+         f"invisible to $A$: detail inside the 4×4 blocks that their means do not fix.")
 
 # %% [markdown]
 # ## 5 · Every trained task, and the comparison with DPS and DDNM
