@@ -483,7 +483,8 @@ assert same < 1e-4
 
 # %% [markdown]
 # ### How each solver gets there: the trajectory of $\hat x_0$
-# Early on $\hat x_0$ is a blur; the guidance shapes it into the digit long before the end.
+# The first frames, near $t = T$, are mostly clipped noise rather than a blur: Tweedie's estimate divides
+# by $\sqrt{\bar\alpha_t}$, which is tiny there. The guidance shapes a digit long before the end.
 
 # %%
 traj = results["sr4"]["dps"].trajectory
