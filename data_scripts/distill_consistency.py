@@ -1,4 +1,5 @@
-"""Distil the shipped consistency model ``glyphs32-cm`` from the ``glyphs32`` prior.
+"""Consistency distillation of ``glyphs32`` — the method of [CM]; the shipped ``glyphs32-cm`` comes
+from ``distill_endpoints.py`` instead (ODE-endpoint distillation, far cheaper on a CPU; notebook 06).
 
 Consistency distillation (Song et al. 2023, Alg. 2; EDM scale σ ∈ [0.002, 80], N = 18 Karras
 levels, ρ = 7, Heun teacher steps, L2 metric, target EMA μ = 0.95 — the paper's CIFAR-10 setting).
@@ -8,7 +9,8 @@ The student starts from the teacher's weights (``vp-eps`` parameterisation, see
 Seeded and resumable like ``train_prior.py``: the full state (student, slow EMA, target, AdamW
 moments, step) lives in ``$INVLAB_CACHE/train/glyphs32-cm.safetensors``, rewritten every 100 steps,
 when ``--hours`` runs out and on SIGTERM; every save exports the slow-EMA student in float16 to
-``invlab/weights/glyphs32-cm`` with its loss log.
+``--out`` (default ``build/glyphs32-cm-cd``; ``benchmarks/eval_consistency.py --model`` measures it)
+with its loss log.
 
     python data_scripts/distill_consistency.py --steps 20000 --hours 2      # CPU
     python data_scripts/distill_consistency.py --steps 20000 --device cuda  # a GPU, when lent
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -29,19 +32,16 @@ from invlab.diffusion.consistency import CM_CONFIG, ConsistencyModel  # noqa: E4
 from invlab.diffusion import weights_dir  # noqa: E402
 from invlab.training import glyph_unet_config, train_consistency_distillation  # noqa: E402
 
-OUT = weights_dir("glyphs32-cm")
-
-
-def export(state) -> None:
+def export(state, out) -> None:
     from diffusers import DDPMScheduler, UNet2DModel
     model = UNet2DModel(**glyph_unet_config())
     state.ema.copy_to(model)
-    os.makedirs(OUT, exist_ok=True)
-    model.half().save_pretrained(OUT, safe_serialization=True)       # float16 on disk: 3.6 MB
-    DDPMScheduler.from_pretrained(str(weights_dir("glyphs32"))).save_pretrained(OUT)
+    os.makedirs(out, exist_ok=True)
+    model.half().save_pretrained(out, safe_serialization=True)       # float16 on disk: 3.6 MB
+    DDPMScheduler.from_pretrained(str(weights_dir("glyphs32"))).save_pretrained(out)
     cfg = {"parameterization": "vp-eps", "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
            "sigma_skip": 0.005, "teacher": "glyphs32", "step": state.step}
-    (OUT / CM_CONFIG).write_text(json.dumps(cfg, indent=1) + "\n")
+    (Path(out) / CM_CONFIG).write_text(json.dumps(cfg, indent=1) + "\n")
 
 
 def main(argv=None) -> None:
@@ -53,6 +53,7 @@ def main(argv=None) -> None:
     ap.add_argument("--hours", type=float, default=float("inf"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--out", default="build/glyphs32-cm-cd")
     cache = os.environ.get("INVLAB_CACHE", os.path.expanduser("~/.cache/invlab"))
     ap.add_argument("--ckpt", default=os.path.join(cache, "train", "glyphs32-cm.safetensors"))
     args = ap.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv=None) -> None:
     from diffusers import DDPMScheduler, UNet2DModel
     from invlab.diffusion.schedule import VPSchedule
     os.makedirs(os.path.dirname(args.ckpt), exist_ok=True)
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
     src = str(weights_dir("glyphs32"))
     sched = VPSchedule.from_config(DDPMScheduler.load_config(src))
     dev = torch.device(args.device)
@@ -72,8 +73,9 @@ def main(argv=None) -> None:
         return glyphs(batch, split="train", seed=args.seed + 1, start=step * batch, cache=False)[0].to(dev)
 
     train_consistency_distillation(student, teacher, data_fn, steps=args.steps, batch_size=args.batch_size,
-                                   lr=args.lr, ckpt_path=args.ckpt, log_path=str(OUT / "train_log.jsonl"),
-                                   seed=args.seed, time_budget_s=args.hours * 3600, on_save=export)
+                                   lr=args.lr, ckpt_path=args.ckpt, log_path=os.path.join(args.out, "train_log.jsonl"),
+                                   seed=args.seed, time_budget_s=args.hours * 3600,
+                                   on_save=lambda state: export(state, args.out))
 
 
 if __name__ == "__main__":

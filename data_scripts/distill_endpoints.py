@@ -5,23 +5,23 @@ through any state x_t can be computed once and regressed on directly [KD],
 instead of being learned step by step from a target network (consistency distillation [CM],
 ``distill_consistency.py``). Two phases, each seeded and resumable:
 
-1. ``generate``: DDIM-25 runs of ``glyphs32`` from pure noise (25 network passes per run, the
-   teacher's DDIM-25 and DDIM-50 samples are read as digits equally often), keeping the 25 states
-   and the end point in float16 chunks of 256 runs under ``$INVLAB_CACHE/endpoints/`` (chunk c is
-   drawn from the generator seeded by (seed, c); existing chunks are kept, so an interrupted run
-   continues where it stopped). 20 480 runs take 1.0 GB.
+1. ``generate``: DDIM-25 runs of ``glyphs32`` from pure noise (25 network passes per run; the
+   teacher's DDIM-25 and DDIM-50 samples are read as digits about equally often), keeping the 25
+   states and the end point in float16 chunks of 256 runs under ``$INVLAB_CACHE/endpoints/``
+   (chunk c is drawn from the generator seeded by (seed, c); existing chunks are kept, so an
+   interrupted run continues where it stopped; 256 runs take 13.6 MB).
 2. ``train``: f_θ(x_σ, σ) ≈ x_0 in the ``"vp-scaled"`` consistency parameterisation
    (``invlab/diffusion/consistency.py``: f is the identity at σ_min, the student starts from the
    teacher's weights and is its Tweedie denoiser for σ ≪ σ_s = 5, the output gain stays ≤ σ_s at
-   large σ), pseudo-Huber metric, AdamW, EMA 0.999. A batch takes each pair from a random run; a share ``--start-share`` sits at the
-   run's start (pure noise, σ_max: one-step generation), the rest at a uniform integer time on
-   [0, t_0], between grid times by :func:`invlab.training.trajectory_point` (so the student sees
-   every σ that purification asks for). The checkpoint is
-   ``$INVLAB_CACHE/train/glyphs32-cm-endpoint.safetensors``; every save exports the EMA student in
-   float16 to ``--out``.
+   large σ), pseudo-Huber metric, AdamW, EMA 0.999. A batch takes each pair from a random run;
+   a share ``--start-share`` sits at the run's start (pure noise, σ_max: one-step generation),
+   the rest at a uniform integer time on [0, t_0], between grid times by
+   :func:`invlab.training.trajectory_point` (so the student sees every σ that purification asks
+   for). The checkpoint is ``$INVLAB_CACHE/train/glyphs32-cm-endpoint.safetensors``; every save
+   exports the EMA student in float16 to ``--out``.
 
-    python data_scripts/distill_endpoints.py generate --runs 20480
-    python data_scripts/distill_endpoints.py train --steps 6000 --hours 1.5 --out build/glyphs32-cm
+    python data_scripts/distill_endpoints.py generate --runs 6144
+    python data_scripts/distill_endpoints.py train --steps 8000 --hours 1 --lr 2e-4 --out build/glyphs32-cm
     python benchmarks/eval_consistency.py --model build/glyphs32-cm
 """
 from __future__ import annotations
@@ -131,7 +131,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("phase", choices=("generate", "train"))
     ap.add_argument("--data", default=str(CACHE / "endpoints" / "glyphs32-ddim25"))
-    ap.add_argument("--runs", type=int, default=20480, help="generate: number of DDIM runs")
+    ap.add_argument("--runs", type=int, default=6144, help="generate: number of DDIM runs")
     ap.add_argument("--ddim-steps", type=int, default=25)
     ap.add_argument("--steps", type=int, default=6000, help="train: optimiser steps")
     ap.add_argument("--batch-size", type=int, default=64)

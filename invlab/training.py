@@ -274,7 +274,8 @@ def train_consistency_distillation(student, teacher, data_fn: Callable[[int, int
 
 
 @torch.no_grad()
-def ddim_trajectories(prior, n: int, steps: int, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def ddim_trajectories(prior, n: int, steps: int, *,
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` deterministic DDIM (η = 0) runs of ``prior`` from pure noise on its "leading" grid of
     ``steps`` times: (ts, xs, x0) with ts the (K,) grid times t_0 > … > t_{K−1} = 0, xs the (n, K, C, H, W)
     states x_{t_k} (VP scale) and x0 the (n, C, H, W) end points. Every state with the end of its
@@ -306,7 +307,7 @@ def trajectory_point(schedule, ts: torch.Tensor, xs: torch.Tensor, t: torch.Tens
     return a * x0_hat + b * eps
 
 
-def train_endpoint_distillation(student, pairs_fn: Callable[[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]], *,
+def train_endpoint_distillation(student, pairs_fn: Callable[[int, int], tuple[torch.Tensor, ...]], *,
                                 steps: int, batch_size: int, lr: float, ckpt_path: str, log_path: str,
                                 huber_c: float | None = None, ema_decay: float = 0.999, warmup: int = 200,
                                 save_every: int = 250, log_every: int = 50, time_budget_s: float = math.inf,

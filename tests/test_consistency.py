@@ -146,7 +146,7 @@ def test_shipped_glyph_consistency_model():
     size = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
     assert size <= 10 * 2 ** 20
     cm = load_prior("glyphs32-cm")
-    assert isinstance(cm, ConsistencyModel) and cm.parameterization == "vp-eps" and cm.image_shape == (1, 32, 32)
+    assert isinstance(cm, ConsistencyModel) and cm.parameterization == "vp-scaled" and cm.image_shape == (1, 32, 32)
     assert next(cm.unet.parameters()).dtype == torch.float32          # stored in float16, run in float32
     x = cm.sample(4, generator=torch.Generator().manual_seed(0))
     assert x.shape == (4, 1, 32, 32) and float(x.abs().max()) <= 1.0
