@@ -10,17 +10,19 @@
 # **You will learn**
 # - how to read a benchmark table honestly (what was tuned, what was not; which pairs are impossible);
 # - what the best solvers' outputs look like, task by task (a gallery, and a widget to browse it);
-# - quality against cost (NFE and seconds), the Pareto front, and which intervals one mean per
-#   cell allows;
+# - quality against cost (NFE and seconds) with bootstrap intervals over the glyphs, and the
+#   Pareto front;
 # - perception (Fréchet distance) against distortion (PSNR), on every task;
-# - which solvers are *samplers* (they match the exact posterior) and which are MAP-like.
+# - which solvers are *samplers* (they match the exact posterior) and which are MAP-like;
+# - which method when, from paired differences: who is measurably behind the best, task by task.
 #
-# The grid takes about an hour of one CPU thread, so it is run by a script and shipped as a small
-# CSV; this notebook re-runs a slice of it live and checks it matches. The gallery's images come
+# The grid takes about a quarter of an hour of one CPU thread, so it is run by a script and shipped as small
+# CSVs — the means per solver and task, and every glyph's metrics, paired across solvers by glyph;
+# this notebook re-runs a slice of it live and checks it matches. The gallery's images come
 # from a second script that runs the best solvers of each task once, with the grid's settings.
 #
 # ```
-# python benchmarks/bench_grid.py        # → benchmarks/results/grid.csv, grid_unsupported.csv
+# python benchmarks/bench_grid.py        # → benchmarks/results/grid.csv, grid_images.csv, grid_unsupported.csv
 # python benchmarks/bench_gallery.py     # → benchmarks/results/gallery.safetensors, gallery.csv
 # python benchmarks/gmm_posterior.py     # → benchmarks/results/gmm_posterior.csv
 # ```
@@ -32,7 +34,6 @@
 SEED = 0
 LIVE = [("ddiff", "sr4"), ("dcdp", "gaussian_blur"), ("pnp_admm", "box_inpaint")]   # cells re-run here (under a minute)
 LEVEL = 0.95          # coverage of the bootstrap intervals
-CLOSE_DB = 1.0        # §6: "close to the best" on the means (a rule of thumb, not a test)
 
 # %%
 import csv
@@ -80,14 +81,28 @@ NAMES = {"dps": "DPS", "pigdm": "ΠGDM", "ddrm": "DDRM", "ddnm": "DDNM", "dpg": 
          "pnp_admm": "PnP-ADMM", "diffpir": "DiffPIR", "daps": "DAPS", "dcdp": "DCDP", "ddc": "DDC",
          "red_diff": "RED-diff", "hrdis": "HRDIS"}
 N_IMAGES = int(next(iter(grid.values()))["images"])
+# every glyph's metrics, one row per method × task × glyph: the same glyphs and seeds in every cell,
+# so two solvers' values pair up glyph by glyph
+PER_IMAGE = ("psnr", "ssim", "classifier_acc", "residual")
+image_rows = {}
+for r in read("grid_images.csv"):
+    image_rows.setdefault((r["method"], r["task"]), {})[int(r["image"])] = [float(r[k]) for k in PER_IMAGE]
+assert set(image_rows) == set(grid), "grid_images.csv and grid.csv hold different cells: rerun bench_grid.py"
+assert all(sorted(v) == list(range(N_IMAGES)) for v in image_rows.values())
+per_image = {k: dict(zip(PER_IMAGE, torch.tensor([v[i] for i in range(N_IMAGES)], dtype=torch.float64).T))
+             for k, v in image_rows.items()}
+# their means are the table's (to its 4 decimals): a stale grid_images.csv fails here
+stale = [(k, q) for k, v in per_image.items() for q in PER_IMAGE if abs(float(v[q].mean()) - grid[k][q]) >= 1e-3]
+assert not stale, f"grid_images.csv disagrees with grid.csv on {stale[:3]}: rerun bench_grid.py"
 grid_hours = sum(r["seconds"] for r in grid.values()) / 3600
 solver_nfe = sorted(r["nfe"] for (m, t), r in grid.items() if m not in BASELINES)
-print(f"{len(grid)} cells measured, {len(unsupported)} unsupported, {len(TASKS)} tasks, {N_IMAGES} glyphs a cell; "
+print(f"{len(grid)} cells measured, {len(unsupported)} unsupported, {len(TASKS)} tasks, {N_IMAGES} glyphs a cell "
+      f"(each glyph's {', '.join(PER_IMAGE)} kept); "
       f"median NFE {solver_nfe[len(solver_nfe) // 2]:.0f}; {grid_hours:.2f} h of one thread in all; "
       f"budgets: {GRID_HYPER}")
 # the introduction's figures
 assert len(TASKS) == 7 and all(r["images"] == N_IMAGES and r["sigma_y"] == 0.05 for r in grid.values())
-assert solver_nfe[len(solver_nfe) // 2] == 100 and 0.75 < grid_hours < 1.25
+assert solver_nfe[len(solver_nfe) // 2] == 100 and 0.2 < grid_hours < 0.35
 
 # %% [markdown]
 # ## 1 · The table
@@ -280,7 +295,8 @@ assert sigma_max["value"] == 1.0 and round(sigma_max["paper"], 2) == 0.38       
 # ## 2 · The slice we re-run
 #
 # Three cells of the grid, solved again now with the same settings. Solvers are seeded, so the
-# numbers must agree up to floating-point noise across thread counts.
+# numbers must agree up to floating-point noise across thread counts — the means, and glyph by
+# glyph the values `grid_images.csv` pairs up.
 
 # %%
 for m, t in LIVE:
@@ -290,14 +306,18 @@ for m, t in LIVE:
     print(f"{m}/{t}: live {s['psnr']:.3f} dB vs shipped {grid[m, t]['psnr']:.3f} dB "
           f"({s['seconds'] * 32:.1f} s live vs {grid[m, t]['seconds']:.1f} s when the grid ran)")
     assert abs(s["psnr"] - grid[m, t]["psnr"]) < 0.05 and s["nfe"] == grid[m, t]["nfe"]
+    live = torch.tensor([r["psnr"] for r in rows], dtype=torch.float64)
+    assert (live - per_image[m, t]["psnr"]).abs().max() < 0.05             # the same glyphs, in the same order
 
 # %% [markdown]
-# ## 3 · Quality against cost, and the intervals the grid allows
+# ## 3 · Quality against cost, with intervals
 #
 # PSNR against network passes and against seconds (all glyphs of a cell in one batch, measured by
 # the grid script on one CPU thread — the live re-runs above show today's machine), on the tasks
-# every method can solve. The Pareto front joins the methods no other method beats on both axes at
-# once.
+# every method can solve. Each bar is the bootstrap interval (coverage `LEVEL`) of the solver's mean
+# over the glyphs (`invlab.stats.paired_difference` of its per-glyph PSNRs against zeros is the interval of
+# their mean). The Pareto front joins the methods no other method beats on both axes at once, on the
+# means.
 
 # %%
 def pareto(points):
@@ -319,7 +339,15 @@ def cost_of(m, t, cost):
     return max(grid[m, t][cost], 1e-2 if cost == "seconds" else 1)        # A⁺y costs nothing: keep it on a log axis
 
 
+def mean_interval(m, t, metric="psnr"):
+    """The mean of one cell's per-glyph values with its bootstrap interval (paired against zeros)."""
+    v = per_image[m, t][metric]
+    return paired_difference(v, torch.zeros_like(v), level=LEVEL, generator=torch.Generator().manual_seed(SEED))
+
+
 FULL = [t for t in TASKS if all((m, t) in grid for m in METHODS)]          # the tasks every method runs
+PSNR_CI = {(m, t): mean_interval(m, t) for t in FULL for m in METHODS}
+assert all(abs(PSNR_CI[k].mean - grid[k]["psnr"]) < 1e-3 for k in PSNR_CI)   # the bars sit on the table's means
 fronts = {}
 fig, axes = plt.subplots(len(FULL), 2, figsize=(11, 3.5 * len(FULL)), squeeze=False)
 for row, t in enumerate(FULL):
@@ -328,8 +356,9 @@ for row, t in enumerate(FULL):
         ax = axes[row, col]
         pts = [(cost_of(m, t, cost), grid[m, t]["psnr"]) for m in ms]
         for m, (c, q) in zip(ms, pts):
-            ax.scatter(c, q, s=25)
-            ax.annotate(m, (c, q), fontsize=7)
+            d = PSNR_CI[m, t]
+            ax.errorbar(c, q, yerr=[[q - d.low], [d.high - q]], fmt="o", ms=4, capsize=3)
+            ax.annotate(m, (c, q), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = pareto(pts)
         fronts[t, cost] = [ms[i] for i in front]
         ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "k--", lw=1)
@@ -338,26 +367,42 @@ fig.tight_layout()
 print("tasks every method runs:", FULL)
 for k, v in fronts.items():
     print(k, "Pareto front:", v)
+print(f"half-widths of the {LEVEL * 100:g} % intervals (dB), solvers only:")
+for t in FULL:
+    hw = sorted((PSNR_CI[m, t].high - PSNR_CI[m, t].low) / 2 for m in ranked(t))
+    print(f"  {t:16s} {hw[0]:.2f} to {hw[-1]:.2f}, median {hw[len(hw) // 2]:.2f}")
+
+# %%
+# Overlapping bars are not a tie: the glyphs are shared, so the comparison is the paired one of section 6
+def gap_to_best(m, t):
+    """PairedDifference of m's per-glyph PSNR minus that of the task's best (by mean)."""
+    return paired_difference(per_image[m, t]["psnr"], per_image[ranked(t)[0], t]["psnr"], level=LEVEL,
+                             generator=torch.Generator().manual_seed(SEED))
+
+
+overlap = [(m, t) for t in FULL for m in ranked(t)[1:] if PSNR_CI[m, t].high >= PSNR_CI[ranked(t)[0], t].low]
+split = [(m, t) for m, t in overlap if not gap_to_best(m, t).holds_zero]
+half = sorted((d.high - d.low) / 2 for (m, t), d in PSNR_CI.items() if m not in BASELINES)
+assert overlap                                                            # the claim below
+Markdown(f"Over {N_IMAGES} glyphs a solver's mean PSNR is known to ±{half[0]:.1f} to ±{half[-1]:.1f} dB "
+         f"(median ±{half[len(half) // 2]:.1f}), and on these {len(FULL)} tasks {len(overlap)} solvers' bars "
+         f"(counted task by task) reach the best's. Overlapping bars are not a tie, though: every solver ran on "
+         f"the same glyphs with the same seeds, so what makes a glyph hard for all of them cancels in the paired "
+         f"difference of section 6, and {len(split)} of those {len(overlap)} are measurably behind the best there.")
 
 # %% [markdown]
-# **Error bars.** `grid.csv` keeps one row per solver and task — the means over the glyphs — and not
-# the per-glyph values, so it holds no spread from which a PSNR interval could be formed: the PSNR
-# points above stand without bars, and a gap between two of them may or may not exceed the
-# glyph-to-glyph noise. The classifier accuracy is different. It is the mean of a 0/1 value per
-# glyph (does the glyph classifier read the intended digit?), so the mean alone says how many
-# glyphs were read right, and that count is all a bootstrap over the glyphs needs. Below, the
-# accuracy against cost with bootstrap percentile intervals — `invlab.stats.paired_difference` of
-# the 0/1 values against zeros is the interval of their mean — on the tasks where the solvers'
-# accuracies spread most. The intervals are each solver's own; whether two solvers *differ* needs
-# their values glyph by glyph (which glyphs each got right), which the grid does not keep.
+# **Accuracy.** The classifier accuracy is the mean of a 0/1 value per glyph (does the glyph
+# classifier read the intended digit?). Below, the accuracy against cost with the same bootstrap
+# intervals, on the two tasks where the solvers' accuracies spread most. These intervals, like the
+# PSNR bars, are each solver's own; whether two solvers differ is a paired question, which section 6
+# asks of PSNR.
 
 # %%
 def accuracy_interval(m, t):
     """(glyphs read right, PairedDifference of their 0/1 values against 0) for one grid cell."""
-    k = round(grid[m, t]["classifier_acc"] * N_IMAGES)
-    assert abs(k / N_IMAGES - grid[m, t]["classifier_acc"]) < 1e-3        # the mean is a count of glyphs
-    hits = torch.tensor([1.0] * k + [0.0] * (N_IMAGES - k))
-    return k, paired_difference(hits, torch.zeros(N_IMAGES), level=LEVEL, generator=torch.Generator().manual_seed(SEED))
+    hits = per_image[m, t]["classifier_acc"]
+    assert set(hits.tolist()) <= {0.0, 1.0}                               # one right-or-wrong per glyph
+    return int(hits.sum()), mean_interval(m, t, "classifier_acc")
 
 
 spread = {t: (lambda a: max(a) - min(a))([grid[m, t]["classifier_acc"] for m in ranked(t)]) for t in TASKS}
@@ -510,13 +555,12 @@ Markdown("The samplers (guidance and projection) all beat the prior. DPG has the
 # %% [markdown]
 # ## 6 · Which method when
 #
-# Advice should follow from intervals: for each task, the solvers whose paired difference to the
-# best (same glyphs, same seeds, `invlab.stats.paired_difference`) has an interval that holds zero
-# — not measurably worse than the best. That needs every solver's PSNR glyph by glyph, and
-# `grid.csv` keeps only the mean over the glyphs (section 3), so that set cannot be computed from
-# it. What the means do support: the ranking, each solver's gap to the best, and which solvers lie
-# within `CLOSE_DB` of it — a rule of thumb on the means, not a test; the gallery above shows how
-# far a few glyphs can move a mean. Each solver named below comes with the notebook that teaches it.
+# Advice follows from paired differences. For each task: the solver with the highest mean PSNR,
+# and every other solver's paired difference to it — the same glyphs with the same seeds, so
+# `invlab.stats.paired_difference` over the per-glyph PSNRs of `grid_images.csv` — with its
+# bootstrap interval. Where the interval holds zero there is *no measurable difference* from the
+# best on these glyphs, and the cheapest such solver is named when it costs at most half the best's
+# seconds. Each solver named below comes with the notebook that teaches it.
 
 # %%
 TAUGHT = {"dps": "03", "pigdm": "03", "ddrm": "03", "ddnm": "03", "dpg": "04", "ddiff": "05", "pnp_admm": "05",
@@ -539,46 +583,90 @@ def cite_all(ms):
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+PCT = f"{LEVEL * 100:g} %"
 ADVICE = {}
 for t in TASKS:
     ms = ranked(t)
     best = ms[0]
-    close = [m for m in ms if grid[best, t]["psnr"] - grid[m, t]["psnr"] <= CLOSE_DB]
-    # a cheaper alternative: within CLOSE_DB and at most half the best's seconds
-    cheapest = min(close, key=lambda m: grid[m, t]["seconds"])
-    if grid[cheapest, t]["seconds"] > grid[best, t]["seconds"] / 2:
-        cheapest = best
-    ADVICE[t] = dict(best=best, close=close, cheapest=cheapest, next=next((m for m in ms if m not in close), None))
-    print(f"{t:16s} best {best:9s} {grid[best, t]['psnr']:6.2f} dB; within {CLOSE_DB} dB: "
-          + (", ".join(f"{m} (−{grid[best, t]['psnr'] - grid[m, t]['psnr']:.2f})" for m in close[1:]) or "none")
-          + f"; at most half the best's seconds: {cheapest if cheapest != best else '—'} "
-            f"({grid[cheapest, t]['seconds']:.1f} s vs {grid[best, t]['seconds']:.1f} s)")
+    gaps = {m: gap_to_best(m, t) for m in ms[1:]}                     # m − best, glyph by glyph
+    assert not any(d.low > 0 for d in gaps.values())                   # nobody measurably above the highest mean
+    tied = [m for m in ms[1:] if gaps[m].holds_zero]
+    behind = [m for m in ms[1:] if not gaps[m].holds_zero]
+    # a cheaper alternative: no measurable difference to the best, at most half its seconds
+    cheaper = [m for m in tied if grid[m, t]["seconds"] <= grid[best, t]["seconds"] / 2]
+    ADVICE[t] = dict(best=best, own=mean_interval(best, t), gaps=gaps, tied=tied,
+                     cheapest=min(cheaper, key=lambda m: grid[m, t]["seconds"]) if cheaper else None,
+                     next=behind[0] if behind else None)
+    a = ADVICE[t]
+    print(f"{t:16s} best {best:9s} {a['own'].mean:6.2f} dB [{a['own'].low:.2f}, {a['own'].high:.2f}]; "
+          f"no measurable difference: "
+          + (", ".join(f"{m} ({gaps[m].mean:+.2f} [{gaps[m].low:+.2f}, {gaps[m].high:+.2f}])" for m in tied) or "none")
+          + (f"; closest measurably behind: {a['next']} ({gaps[a['next']].mean:+.2f} [{gaps[a['next']].low:+.2f}, "
+             f"{gaps[a['next']].high:+.2f}])" if a["next"] else "")
+          + (f"; at most half the best's seconds: {a['cheapest']} ({grid[a['cheapest'], t]['seconds']:.1f} s vs "
+             f"{grid[best, t]['seconds']:.1f} s)" if a["cheapest"] else ""))
+# the verdicts follow the intervals: "no measurable difference" exactly where the interval holds zero
+for t, a in ADVICE.items():
+    for m, d in a["gaps"].items():
+        v = d.verdict(NAMES[m], NAMES[a["best"]])
+        assert v.startswith("no measurable difference") == d.holds_zero == (m in a["tied"])
+        assert d.holds_zero or v.startswith(f"{NAMES[a['best']]} beats {NAMES[m]} by")
+
+
+def dB(v):
+    """A signed figure as the verdicts print it: two decimals, a true minus sign, no "−0.00"."""
+    f = f"{v:.2f}"
+    return (f.lstrip("-") if float(f) == 0.0 else f).replace("-", "\u2212")
 
 
 def advice_line(t):
     a = ADVICE[t]
-    b = grid[a["best"], t]["psnr"]
-    close = ", ".join(f"{cite(m)} {b - grid[m, t]['psnr']:.1f} dB behind" for m in a["close"][1:]) or "none"
-    line = (f"- **{t}**: highest mean {cite(a['best'])}, {b:.1f} dB; within {CLOSE_DB:g} dB on the means: {close}")
-    if a["cheapest"] != a["best"]:
+    best, own = a["best"], a["own"]
+    line = f"- **{t}**: highest mean {cite(best)}, {own.mean:.1f} dB ({PCT} CI {own.low:.1f} to {own.high:.1f})"
+    if a["tied"]:
+        line += "; no measurable difference from it: " + ", ".join(
+            f"{cite(m)} {dB(a['gaps'][m].mean)} dB ({PCT} CI {dB(a['gaps'][m].low)} to {dB(a['gaps'][m].high)})"
+            for m in a["tied"])
+    if a["cheapest"]:
         line += (f"; {NAMES[a['cheapest']]} costs less than half as much ({grid[a['cheapest'], t]['seconds']:.0f} s "
-                 f"against {grid[a['best'], t]['seconds']:.0f} s for the glyph batch)")
+                 f"against {grid[best, t]['seconds']:.0f} s for the glyph batch)")
     if a["next"]:
-        line += f"; next, {cite(a['next'])} at {b - grid[a['next'], t]['psnr']:.1f} dB behind"
+        line += (f"; {'the rest' if a['tied'] else 'every other solver'} measurably behind, the closest: "
+                 + a["gaps"][a["next"]].verdict(cite(a["next"]), NAMES[best], digits=2))
     return line + "."
 
 
 covering = ("sr4", "gaussian_blur", "motion_blur", "random_inpaint")    # linear, and the data touch every pixel
 pnp_nfe = {grid["pnp_admm", t]["nfe"] for t in covering}
 assert len(pnp_nfe) == 1 and all(grid["pnp_admm", t]["vjp"] == 0 for t in covering)
-pnp_gap = {t: grid[ADVICE[t]["best"], t]["psnr"] - grid["pnp_admm", t]["psnr"] for t in covering}
-pnp_line = ", ".join(f"{pnp_gap[t]:.1f} dB behind the best on {t}" if pnp_gap[t] > 0 else f"the best on {t}"
-                     for t in covering)
+pnp_top = [t for t in covering if ADVICE[t]["best"] == "pnp_admm"]
+pnp_alone = [t for t in pnp_top if not ADVICE[t]["tied"]]
+pnp_line = "; ".join(([f"the highest mean on {', '.join(pnp_top)}"
+                       + (f" (measurably ahead of every other solver on {', '.join(pnp_alone)})" if pnp_alone else "")]
+                      if pnp_top else [])
+                     + [f"on {t}, " + ADVICE[t]["gaps"]["pnp_admm"].verdict("PnP-ADMM", NAMES[ADVICE[t]["best"]],
+                                                                            digits=2)
+                        for t in covering if t not in pnp_top])
+n_compared = sum(len(a["gaps"]) for a in ADVICE.values())
+assert all(("no measurable difference" in advice_line(t)) == bool(ADVICE[t]["tied"]) for t in TASKS)
 Markdown(f"**Which method when, on this prior at this budget** (median {solver_nfe[len(solver_nfe) // 2]:.0f} "
-         f"network passes, $\\sigma_y = 0.05$, {N_IMAGES} glyphs; every name and number below is read from the "
-         f"grid, and no gap in it is tested):\n\n" + "\n".join(advice_line(t) for t in TASKS)
+         f"network passes, $\\sigma_y = 0.05$, {N_IMAGES} glyphs; every gap below is a paired difference, the "
+         f"solver minus the task's highest mean over the same {N_IMAGES} glyphs, with its {PCT} bootstrap "
+         f"interval):\n\n" + "\n".join(advice_line(t) for t in TASKS)
          + f"\n- PnP-ADMM (notebook {TAUGHT['pnp_admm']}; {min(pnp_nfe):.0f} passes, no backpropagation through the "
            f"network) on the linear tasks whose data touch every pixel: {pnp_line}.")
+
+# %%
+clear = [t for t in TASKS if not ADVICE[t]["tied"]]
+shared = [t for t in TASKS if ADVICE[t]["tied"]]
+Markdown(f"In all, one solver is measurably ahead of every other on {len(clear)} of {len(TASKS)} tasks"
+         + (" (" + ", ".join(f"{t}: {NAMES[ADVICE[t]['best']]}" for t in clear) + ")" if clear else "")
+         + (f"; on {len(shared)} the top is shared, with no measurable difference between the highest mean and "
+            + ", ".join(f"{len(ADVICE[t]['tied'])} other{'s' if len(ADVICE[t]['tied']) > 1 else ''} on {t}"
+                        for t in shared) if shared else "")
+         + f". A tie is a statement about {N_IMAGES} glyphs: the interval holds zero, which is not to say the "
+           f"solvers are equal — more glyphs could split them — and each of the {n_compared} intervals above is a "
+           f"{PCT} statement on its own, so a few of the verdicts may be luck either way.")
 
 # %%
 SPECTRAL = ("pigdm", "ddrm", "ddnm")
