@@ -39,7 +39,7 @@ CHECKED_SUFFIXES = (".safetensors", ".json")     # what the loaders read; the ma
 # shipped folder -> the script that retrains it
 TRAINING_SCRIPTS = {
     "glyphs32": "data_scripts/train_prior.py",
-    "glyphs32-cm": "data_scripts/distill_consistency.py",
+    "glyphs32-cm": "data_scripts/distill_endpoints.py",
     "glyphs32-latent": "data_scripts/train_latent.py",
     "glyphs32-ddc": "data_scripts/train_ddc.py --name glyphs32-ddc",
     "glyphs32-ddc-sr4": "data_scripts/train_ddc.py --name glyphs32-ddc-sr4",

@@ -138,7 +138,7 @@ def test_a_clean_shipped_copy_loads(shipped_copy):
 
 LOADERS = {
     "glyphs32": (lambda: load_prior("glyphs32"), f"glyphs32/{UNET}", "train_prior.py"),
-    "glyphs32-cm": (lambda: load_prior("glyphs32-cm"), f"glyphs32-cm/{UNET}", "distill_consistency.py"),
+    "glyphs32-cm": (lambda: load_prior("glyphs32-cm"), f"glyphs32-cm/{UNET}", "distill_endpoints.py"),
     "glyphs32-latent": (lambda: load_prior("glyphs32-latent"), f"glyphs32-latent/vae/{UNET}", "train_latent.py"),
     "glyphs32-ddc-sr4": (lambda: load_ddc("glyphs32-ddc-sr4"), f"glyphs32-ddc-sr4/{UNET}",
                          "train_ddc.py --name glyphs32-ddc-sr4"),

@@ -80,7 +80,7 @@ def load_prior(name: str, *, dim: int = 8, device=None, dtype=None, offline: boo
         path = shipped_weights(name, "config.json", "data_scripts/train_prior.py", PriorUnavailable)
         return _load_unet_prior(str(path), name, device=device, dtype=dtype)
     if name == "glyphs32-cm":
-        path = shipped_weights(name, "consistency.json", "data_scripts/distill_consistency.py", PriorUnavailable)
+        path = shipped_weights(name, "consistency.json", "data_scripts/distill_endpoints.py", PriorUnavailable)
         return load_consistency_model(path, device=device, dtype=dtype, name=name)
     if name == "glyphs32-latent":
         path = shipped_weights(name, is_latent_folder, "data_scripts/train_latent.py", PriorUnavailable)
