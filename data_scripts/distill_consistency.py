@@ -18,30 +18,20 @@ with its loss log.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from pathlib import Path
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from invlab.data import glyphs  # noqa: E402
-from invlab.diffusion.consistency import CM_CONFIG, ConsistencyModel  # noqa: E402
+from invlab.diffusion.consistency import ConsistencyModel  # noqa: E402
 from invlab.diffusion import weights_dir  # noqa: E402
-from invlab.training import glyph_unet_config, train_consistency_distillation  # noqa: E402
+from invlab.training import export_glyph_consistency_model, train_consistency_distillation  # noqa: E402
 
-def export(state, out) -> None:
-    from diffusers import DDPMScheduler, UNet2DModel
-    model = UNet2DModel(**glyph_unet_config())
-    state.ema.copy_to(model)
-    os.makedirs(out, exist_ok=True)
-    model.half().save_pretrained(out, safe_serialization=True)       # float16 on disk: 3.6 MB
-    DDPMScheduler.from_pretrained(str(weights_dir("glyphs32"))).save_pretrained(out)
-    cfg = {"parameterization": "vp-eps", "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
-           "sigma_skip": 0.005, "teacher": "glyphs32", "step": state.step}
-    (Path(out) / CM_CONFIG).write_text(json.dumps(cfg, indent=1) + "\n")
+CFG = {"parameterization": "vp-eps", "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
+       "sigma_skip": 0.005, "teacher": "glyphs32"}
 
 
 def main(argv=None) -> None:
@@ -75,7 +65,7 @@ def main(argv=None) -> None:
     train_consistency_distillation(student, teacher, data_fn, steps=args.steps, batch_size=args.batch_size,
                                    lr=args.lr, ckpt_path=args.ckpt, log_path=os.path.join(args.out, "train_log.jsonl"),
                                    seed=args.seed, time_budget_s=args.hours * 3600,
-                                   on_save=lambda state: export(state, args.out))
+                                   on_save=lambda state: export_glyph_consistency_model(state, args.out, CFG))
 
 
 if __name__ == "__main__":

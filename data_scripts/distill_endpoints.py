@@ -27,7 +27,6 @@ instead of being learned step by step from a target network (consistency distill
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -38,8 +37,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from invlab.diffusion import weights_dir  # noqa: E402
-from invlab.diffusion.consistency import CM_CONFIG, ConsistencyModel  # noqa: E402
-from invlab.training import (ddim_trajectories, glyph_unet_config, step_generator,  # noqa: E402
+from invlab.diffusion.consistency import ConsistencyModel  # noqa: E402
+from invlab.training import (ddim_trajectories, export_glyph_consistency_model, step_generator,  # noqa: E402
                              train_endpoint_distillation, trajectory_point)
 
 CACHE = Path(os.environ.get("INVLAB_CACHE", os.path.expanduser("~/.cache/invlab")))
@@ -79,19 +78,6 @@ def load_runs(folder: Path):
     return ts, torch.cat([p["xs"] for p in parts]), torch.cat([p["x0"] for p in parts])
 
 
-def export(state, out: Path, teacher: Path, runs: int, parameterization: str, sigma_skip: float) -> None:
-    from diffusers import DDPMScheduler, UNet2DModel
-    model = UNet2DModel(**glyph_unet_config())
-    state.ema.copy_to(model)
-    out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(out, safe_serialization=True)       # float16 on disk: 3.6 MB
-    DDPMScheduler.from_pretrained(str(teacher)).save_pretrained(out)
-    cfg = {"parameterization": parameterization, "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
-           "sigma_skip": sigma_skip, "teacher": "glyphs32", "method": "ode-endpoint distillation",
-           "runs": runs, "step": state.step}
-    (out / CM_CONFIG).write_text(json.dumps(cfg, indent=1) + "\n")
-
-
 def train(args) -> None:
     from diffusers import UNet2DModel
     from invlab.diffusion.schedule import VPSchedule
@@ -111,20 +97,21 @@ def train(args) -> None:
         t = torch.randint(0, t0 + 1, (batch,), generator=g)
         t = torch.where(torch.rand(batch, generator=g) < args.start_share, torch.full_like(t, t0), t)
         x_t = trajectory_point(sched, ts, xs[j], t)
-        a = sched.ab(t).float().sqrt()
-        sigma = ((1 - a ** 2).sqrt() / a)
+        a, sigma = sched.ab(t).float().sqrt(), sched.sigma_ve(t).float()
         # beyond σ_max the state is pure noise: keep its VP input x_t, label it σ_max
         x = torch.where((sigma > smax).view(-1, 1, 1, 1), math.sqrt(1 + smax ** 2) * x_t, x_t / a.view(-1, 1, 1, 1))
         return x, sigma.clamp(max=smax).double(), x0[j].float()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    cfg = {"parameterization": args.parameterization, "sigma_min": 0.002, "sigma_max": 80.0, "sigma_data": 0.5,
+           "sigma_skip": args.sigma_skip, "teacher": "glyphs32", "method": "ode-endpoint distillation",
+           "runs": int(xs.shape[0])}
     os.makedirs(os.path.dirname(args.ckpt), exist_ok=True)
     train_endpoint_distillation(student, pairs_fn, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                 ckpt_path=args.ckpt, log_path=str(out / "train_log.jsonl"),
                                 time_budget_s=args.hours * 3600,
-                                on_save=lambda s: export(s, out, teacher, int(xs.shape[0]), args.parameterization,
-                                                         args.sigma_skip))
+                                on_save=lambda s: export_glyph_consistency_model(s, out, cfg))
 
 
 def main(argv=None) -> None:

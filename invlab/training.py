@@ -23,8 +23,8 @@ from safetensors.torch import save_file
 
 __all__ = ["EMA", "TrainState", "save_train_state", "load_train_state", "step_generator",
            "train_eps_model", "train_consistency_distillation", "ddim_trajectories", "trajectory_point",
-           "train_endpoint_distillation", "train_ddc", "train_autoencoder", "glyph_unet_config",
-           "linear_alpha_bar"]
+           "train_endpoint_distillation", "export_glyph_consistency_model", "train_ddc", "train_autoencoder",
+           "glyph_unet_config", "linear_alpha_bar"]
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -330,6 +330,25 @@ def train_endpoint_distillation(student, pairs_fn: Callable[[int, int], tuple[to
     return _train_loop(model, loss_fn, steps=steps, lr=lr, warmup=warmup, ema_decay=ema_decay,
                        ckpt_path=ckpt_path, log_path=log_path, save_every=save_every, log_every=log_every,
                        time_budget_s=time_budget_s, on_save=on_save)
+
+
+def export_glyph_consistency_model(state: TrainState, out, cfg: dict) -> None:
+    """Write a distilled student's EMA weights in float16 (3.6 MB) to ``out`` as a consistency-model
+    folder: the ``glyphs32`` UNet, the teacher's scheduler config and ``consistency.json`` = ``cfg``
+    plus the step (what :func:`invlab.diffusion.load_consistency_model` reads)."""
+    from pathlib import Path
+
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    from .diffusion.consistency import CM_CONFIG
+    from .weights_manifest import weights_dir
+    out = Path(out)
+    model = UNet2DModel(**glyph_unet_config())
+    state.ema.copy_to(model)
+    out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(out, safe_serialization=True)
+    DDPMScheduler.from_pretrained(str(weights_dir("glyphs32"))).save_pretrained(out)
+    (out / CM_CONFIG).write_text(json.dumps({**cfg, "step": state.step}, indent=1) + "\n")
 
 
 def train_ddc(network, prior, data_fn: Callable[[int, int], torch.Tensor], *, steps: int, batch_size: int,

@@ -95,6 +95,10 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
             + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def met(ok) -> str:
+    return "met" if ok else "**not met**"
+
+
 def span(values: list[float], fmt=num) -> str:
     lo, hi = min(values), max(values)
     return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
@@ -188,10 +192,6 @@ def section_prior() -> list[str]:
     ev = read_json_result("eval_prior")
     comp = ev["compiled_bf16"]
     g = ev["gates"]
-
-    def met(key):
-        return "met" if g[key] else "**not met**"
-
     rows = [
         ["float32, eager", f"{ev['n']}", pct(ev["confident_share"]), span(ev["class_share"], pct),
          num(ev["fd_ratio"]), num(ev["ddim50_64_seconds_median"])],
@@ -201,12 +201,12 @@ def section_prior() -> list[str]:
          num(comp["fd_ratio"]), num(comp["ddim50_64_seconds_median"])],
     ]
     gates = [
-        ["classifier confidence ≥ 0.9 on ≥ 85 % of samples", met("confident>=0.85")],
-        ["every digit between 5 % and 15 %", met("classes_5_15pct")],
-        ["Fréchet ratio (samples↔test / train↔test) ≤ 3", met("fd_ratio<=3")],
-        ["DDIM-50 for 64 glyphs ≤ 5 s, float32 eager", met("ddim50_64<=5s")],
-        ["DDIM-50 for 64 glyphs ≤ 5 s, bfloat16 compiled", met("ddim50_64<=5s_compiled_bf16")],
-        ["the compiled sampler's own samples pass the quality gates", met("compiled_bf16_quality_gates")],
+        ["classifier confidence ≥ 0.9 on ≥ 85 % of samples", met(g["confident>=0.85"])],
+        ["every digit between 5 % and 15 %", met(g["classes_5_15pct"])],
+        ["Fréchet ratio (samples↔test / train↔test) ≤ 3", met(g["fd_ratio<=3"])],
+        ["DDIM-50 for 64 glyphs ≤ 5 s, float32 eager", met(g["ddim50_64<=5s"])],
+        ["DDIM-50 for 64 glyphs ≤ 5 s, bfloat16 compiled", met(g["ddim50_64<=5s_compiled_bf16"])],
+        ["the compiled sampler's own samples pass the quality gates", met(g["compiled_bf16_quality_gates"])],
     ]
     return [
         "## The glyphs32 prior: quality gates and sampling speed",
@@ -235,9 +235,6 @@ def section_consistency() -> list[str]:
              ("parent_ddim50", "parent glyphs32, DDIM-50 (read from its eval.json)")]
     rows = [[label, pct(ev[k]["confident_share"]), span(ev[k]["class_share"], pct), num(ev[k]["fd_test"], 1)]
             for k, label in names]
-
-    def met(ok):
-        return "met" if ok else "**not met**"
     lines = [
         "## The consistency model glyphs32-cm",
         "",
@@ -272,10 +269,6 @@ def section_consistency() -> list[str]:
 
 def section_latent_prior() -> list[str]:
     ev = read_json_result("eval_latent")
-
-    def met(ok):
-        return "met" if ok else "**not met**"
-
     rows = [
         [f"autoencoder reconstruction x ↔ D(E(x)), {ev['n']} test glyphs",
          f"mean {num(ev['reconstruction_psnr_mean'])} dB (min {num(ev['reconstruction_psnr_min'])})",
