@@ -34,3 +34,19 @@ def test_ipynb_is_executed_and_small(py):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert code and all(c.get("execution_count") for c in code), f"{ipynb.name} has unexecuted cells"
     assert ipynb.stat().st_size < 2_500_000, f"{ipynb.name} is over 2.5 MB"
+
+
+@pytest.mark.parametrize("py", SOURCES, ids=[p.stem for p in SOURCES])
+def test_ipynb_is_stored_as_jupyterlab_saves_it(py):
+    """Opening a committed notebook in JupyterLab and saving it must not change the file (the browser
+    test checks it in Lab itself): the kernel under ipykernel's display name, no jupytext
+    text_representation, nbformat's JSON layout."""
+    sys.path.insert(0, str(NB.parent / "tools"))
+    import nbformat
+    from sync_notebooks import KERNELSPEC, lab_form
+    ipynb = py.with_suffix(".ipynb")
+    text = ipynb.read_text()
+    nb = nbformat.reads(text, as_version=4)
+    assert nb.metadata["kernelspec"] == KERNELSPEC
+    lab_form(nb)
+    assert nbformat.writes(nb) + "\n" == text, f"{ipynb.name} is not in the form Lab saves: run `make notebooks`"

@@ -33,9 +33,21 @@ def cell_seconds(nb) -> list[tuple[float, int, str]]:
     return out
 
 
+# The kernel as `ipykernel install` names it: what JupyterLab writes into a notebook it saves.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def lab_form(nb) -> None:
+    """Put ``nb``'s metadata in the form JupyterLab (with jupytext's contents manager) saves it, so that
+    opening a committed notebook and saving it changes nothing: Lab names the kernel by its display name
+    and jupytext drops ``text_representation`` from an .ipynb."""
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata.get("jupytext", {}).pop("text_representation", None)
+
+
 def sync(py: Path, timeout: int = 900, timings: bool = False) -> float:
     nb = jupytext.read(py)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    lab_form(nb)
     t0 = time.time()
     ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(py.parent)}})
     seconds = time.time() - t0

@@ -138,6 +138,46 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     estimator in distribution, N·rank(A) + D normals per image instead of N·D. ``False`` draws
     every ξ_i in full, as the paper's code does.
     """
+    poisson, spectral, scale = _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg,
+                                        likelihood, spectral, scale)
+    sched, D = prior.schedule, math.prod(prior.image_shape)
+    grid = timesteps(prior.T, steps, "respaced" if sampler == "ddpm" else "leading").tolist()
+    x = initial_noise(problem, prior, generator)
+    rewards = functools.partial(_rewards_spectral, row_space=_row_space(problem.op, x)) if spectral else _rewards
+    view = (-1,) + (1,) * len(prior.image_shape)
+    Z, g_prev = None, None
+    traj, losses = [], []
+    for i, (t, s) in enumerate(pairs(grid)):
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            eps, x0 = prior.eps_and_x0(x, t, clamp)                                  # 1. Tweedie
+        x0d = x0.detach()
+        with torch.no_grad():
+            x_next = _unconditional_step(sched, sampler, x0d, eps.detach(), x.detach(), t, s, generator)
+            res = problem.y - problem.op(x0d)
+            E, Z, r = _policy_radius(res, Z, D, poisson, r_min)                       # 2. E_t, Z_t, r_t
+            weighted = rewards(problem, x0d, res, r, n_samples, chunk, E, Z, poisson, generator)   # 3.-4.
+            v = -(weighted / n_samples) / r.view(view)                               # 5. ∂ℓ/∂x̂_0 at x̂_0
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(x0, x, grad_outputs=v)                         # 5. one VJP
+        with torch.no_grad():
+            if beta_cfg > 0 and g_prev is not None:                                   # 5. smoothing
+                w = beta_cfg * (1.0 if sampler == "ddim" else t / prior.T)
+                g = w * g_prev + (1 - w) * g
+            g_prev = g
+            gnorm = g.flatten(1).norm(dim=1).view(view)
+            x = x_next - scale * _step_weight(sched, sampler, t, s) * g / (gnorm + 1e-7)   # 6.
+        losses.append(E.sqrt())
+        if keep and (i % keep == 0 or s < 0):
+            traj.append(x0d)
+        if callback is not None:
+            callback(i, t, x, x0d)
+    return Result(x=x, trajectory=traj or None,
+                  info={"residual_norm": torch.stack(losses), "scale": scale, "grid": grid})
+
+
+def _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg, likelihood, spectral, scale):
+    """dpg's arguments checked before any work: (Poisson likelihood?, spectral draw?, guidance scale)."""
     check_int("steps", steps, lo=1, hi=prior.T)
     check_choice("sampler", sampler, ("ddpm", "ddim"))
     check_int("n_samples", n_samples, lo=2)
@@ -153,54 +193,30 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
                          "(leave spectral=None to pick the full draw)")
     scale = lookup("dpg", problem.task)[f"scale_{sampler}"] * paper_scale(problem) if scale is None else \
         check_positive("scale", scale)
-    sched, y = prior.schedule, problem.y
-    D = math.prod(prior.image_shape)
-    grid = timesteps(prior.T, steps, "respaced" if sampler == "ddpm" else "leading").tolist()
-    x = initial_noise(problem, prior, generator)
-    rewards = functools.partial(_rewards_spectral, row_space=_row_space(problem.op, x)) \
-        if (has_svd if spectral is None else spectral) else _rewards
-    view = (-1,) + (1,) * len(prior.image_shape)
-    Z, g_prev = None, None
-    traj, losses = [], []
-    for i, (t, s) in enumerate(pairs(grid)):
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            eps, x0 = prior.eps_and_x0(x, t, clamp)
-        x0d = x0.detach()
-        with torch.no_grad():
-            if s < 0:
-                x_next = x0d
-            elif sampler == "ddim":
-                x_next = ddim_step(sched, x0d, eps.detach(), t, s)
-            else:
-                x_next = ddpm_step(sched, x0d, x.detach(), t, s, generator)
-            res = y - problem.op(x0d)
-            E = res.abs().flatten(1).sum(1) if poisson else (res ** 2).flatten(1).sum(1)
-            Z = E if (Z is None or poisson) else 0.9 * Z + 0.1 * E
-            Z = Z.clamp_min(1e-12)
-            r = ((Z / D) if poisson else (Z / D).sqrt() / 2).clamp_min(r_min).clamp_min(1e-6)
-            weighted = rewards(problem, x0d, res, r, n_samples, chunk, E, Z, poisson, generator)
-            v = -(weighted / n_samples) / r.view(view)            # ∂ℓ/∂x̂_0 at x̂_0
-        with torch.enable_grad():
-            (g,) = torch.autograd.grad(x0, x, grad_outputs=v)
-        with torch.no_grad():
-            if beta_cfg > 0 and g_prev is not None:
-                w = beta_cfg * (1.0 if sampler == "ddim" else t / prior.T)
-                g = w * g_prev + (1 - w) * g
-            g_prev = g
-            if sampler == "ddim":
-                eta_t = 1.0
-            elif s < 0:
-                eta_t = 0.0
-            else:
-                beta = 1 - float(sched.ab(t) / sched.ab(s))
-                eta_t = beta / (math.sqrt(1 - beta) * math.sqrt(1 - float(sched.ab(t))))
-            gnorm = g.flatten(1).norm(dim=1).view(view)
-            x = x_next - scale * eta_t * g / (gnorm + 1e-7)
-        losses.append(E.sqrt())
-        if keep and (i % keep == 0 or s < 0):
-            traj.append(x0d)
-        if callback is not None:
-            callback(i, t, x, x0d)
-    return Result(x=x, trajectory=traj or None,
-                  info={"residual_norm": torch.stack(losses), "scale": scale, "grid": grid})
+    return poisson, (has_svd if spectral is None else spectral), scale
+
+
+def _unconditional_step(sched, sampler, x0, eps, x_t, t, s, generator):
+    """Step 1's x': the DDPM (ancestral) or DDIM (η = 0) step from x̂_0; x̂_0 itself after the last step."""
+    if s < 0:
+        return x0
+    return ddim_step(sched, x0, eps, t, s) if sampler == "ddim" else ddpm_step(sched, x0, x_t, t, s, generator)
+
+
+def _policy_radius(res, Z, D, poisson, r_min):
+    """Step 2: E_t = ‖y − A x̂_0‖² (Poisson: ‖·‖₁), its running mean Z_t = 0.9 Z_{t+1} + 0.1 E_t (Poisson:
+    Z_t = E_t) and the policy's radius r_t = max(√(Z_t/D)/2, r_min) (Poisson: max(Z_t/D, r_min))."""
+    E = res.abs().flatten(1).sum(1) if poisson else (res ** 2).flatten(1).sum(1)
+    Z = (E if (Z is None or poisson) else 0.9 * Z + 0.1 * E).clamp_min(1e-12)
+    r = ((Z / D) if poisson else (Z / D).sqrt() / 2).clamp_min(r_min).clamp_min(1e-6)
+    return E, Z, r
+
+
+def _step_weight(sched, sampler, t, s) -> float:
+    """Step 6's η_t: 1 for DDIM; β_t/(√α_t √(1−ᾱ_t)) for DDPM on the respaced grid, 0 after the last step."""
+    if sampler == "ddim":
+        return 1.0
+    if s < 0:
+        return 0.0
+    beta = 1 - float(sched.ab(t) / sched.ab(s))
+    return beta / (math.sqrt(1 - beta) * math.sqrt(1 - float(sched.ab(t))))

@@ -122,18 +122,8 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
     operator with an SVD view). The factor r_t² on the noisy form (the project's choice) makes it
     reduce to the noiseless form as σ_y → 0.
     """
-    check_int("steps", steps, lo=1, hi=prior.T)
-    check_positive("weight", weight)
-    check_fraction("eta", eta, closed_hi=True)
-    check_bool("clamp", clamp)
-    op = problem.op
-    if not op.linear:
-        raise ValueError(f"problem: ΠGDM needs a linear operator with a pseudo-inverse, {op.name} is not linear")
-    noisy = problem.sigma_y > 0
-    if noisy and not op.has_svd:
-        raise ValueError(f"problem: noisy ΠGDM needs (r²AAᵀ + σ²I)⁻¹, i.e. an SVD view; {op.name} has none")
-    likelihood_of(problem, "gaussian", "ΠGDM")
-    sched, y = prior.schedule, problem.y
+    _check_pigdm(problem, prior, steps, weight, eta, clamp)
+    op, sched, y, noisy = problem.op, prior.schedule, problem.y, problem.sigma_y > 0
     grid = timesteps(prior.T, steps, "leading").tolist()
     a_T = sched.ab(grid[0], y)
     pinv_y = op.pinv(y)
@@ -149,15 +139,7 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
         x = x.detach().requires_grad_(True)
         with torch.enable_grad():
             eps, x0 = prior.eps_and_x0(x, t, clamp)
-            if noisy:
-                r2 = float(1 - sched.ab(t))
-                sing = sv.singular_values(y)
-                v = sv.U(sv.Ut(y - op(x0.detach())) / (r2 * sing ** 2 + problem.sigma_y ** 2)).detach()
-                (g,) = torch.autograd.grad((v * op(x0)).sum(), x)
-                g = r2 * g
-            else:
-                m = (pinv_y - op.pinv(op(x0.detach()))).detach()
-                (g,) = torch.autograd.grad((m * x0).sum(), x)
+            g = _pigdm_guidance(problem, x, x0, float(1 - sched.ab(t)), pinv_y, sv)
         with torch.no_grad():
             x0, eps = x0.detach(), eps.detach()
             z = randn(x.shape, generator, like=x) if eta > 0 else None
@@ -165,3 +147,29 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
         if callback is not None:
             callback(i, t, x, x0)
     return x
+
+
+def _check_pigdm(problem, prior, steps, weight, eta, clamp) -> None:
+    """pigdm's arguments and problem checked before any work."""
+    check_int("steps", steps, lo=1, hi=prior.T)
+    check_positive("weight", weight)
+    check_fraction("eta", eta, closed_hi=True)
+    check_bool("clamp", clamp)
+    op = problem.op
+    if not op.linear:
+        raise ValueError(f"problem: ΠGDM needs a linear operator with a pseudo-inverse, {op.name} is not linear")
+    if problem.sigma_y > 0 and not op.has_svd:
+        raise ValueError(f"problem: noisy ΠGDM needs (r²AAᵀ + σ²I)⁻¹, i.e. an SVD view; {op.name} has none")
+    likelihood_of(problem, "gaussian", "ΠGDM")
+
+
+def _pigdm_guidance(problem, x, x0, r2, pinv_y, sv):
+    """ΠGDM's guidance g (one VJP through x̂_0 = ``x0``, a function of ``x``): noiseless
+    ∇_{x_t} ⟨A⁺y − A⁺A x̂_0, x̂_0⟩; noisy (``sv``, the operator's SVD view, given)
+    r_t² ∇_{x_t} ⟨(r_t² AAᵀ + σ_y² I)⁻¹ (y − A x̂_0), A x̂_0⟩, the vectors detached."""
+    op, y = problem.op, problem.y
+    if sv is None:
+        m = (pinv_y - op.pinv(op(x0.detach()))).detach()
+        return torch.autograd.grad((m * x0).sum(), x)[0]
+    v = sv.U(sv.Ut(y - op(x0.detach())) / (r2 * sv.singular_values(y) ** 2 + problem.sigma_y ** 2)).detach()
+    return r2 * torch.autograd.grad((v * op(x0)).sum(), x)[0]

@@ -56,29 +56,15 @@ def ddrm(problem, prior, *, steps: int | None = None, eta: float | None = None, 
     eta = d["eta"] if eta is None else check_fraction("eta", eta, closed_hi=True)
     check_fraction("eta_b", eta_b, closed_hi=True)
     sv = _svd_or_raise(problem, "DDRM")
-    sched, y = prior.schedule, problem.y
-    sy = problem.sigma_y
+    sched, y, sy = prior.schedule, problem.y, problem.sigma_y
     s, obs, s_safe, ybar = _spectral_data(sv, y)
-    sy_over_s = sy / s_safe                                              # σ_y/s_i (observed coords)
+    spectral = (s, obs, sy / s_safe, ybar, sy)                          # σ_y/s_i on the observed coords
     grid = timesteps(prior.T, steps, "leading").tolist()
 
     def sigma(t):
         return float(sched.sigma_ve(t)) if t >= 0 else 0.0
 
-    def spectral_update(x0bar, epsbar, sig):
-        z = randn(x0bar.shape, generator, like=x0bar)
-        free = x0bar + (1 - eta ** 2) ** 0.5 * sig * epsbar + eta * sig * z
-        weak = x0bar + (1 - eta ** 2) ** 0.5 * sig * (ybar - x0bar) * s / max(sy, 1e-12) + eta * sig * z
-        strong = eta_b * ybar + (1 - eta_b) * x0bar + (sig ** 2 - (sy_over_s * eta_b) ** 2).clamp_min(0).sqrt() * z
-        # strict tests both ways: where s_i σ = σ_y (e.g. σ = σ_y = 0 at the last step) the
-        # coordinate takes the unobserved rule, as in the authors' code
-        return torch.where(obs & (s * sig > sy), strong, torch.where(obs & (s * sig < sy), weak, free))
-
-    # initialisation at the first level: the data where they dominate the noise, pure noise elsewhere
-    sig0 = sigma(grid[0])
-    z0 = randn(ybar.shape, generator, like=ybar)
-    init_strong = ybar + (sig0 ** 2 - sy_over_s ** 2).clamp_min(0).sqrt() * z0
-    xbar = torch.where(obs & (s * sig0 > sy), init_strong, sig0 * z0)
+    xbar = _ddrm_init(spectral, sigma(grid[0]), generator)
     x = sv.V(xbar) * sched.ab(grid[0], y).sqrt()
     with torch.no_grad():
         for i, (t, nxt) in enumerate(pairs(grid)):
@@ -87,11 +73,34 @@ def ddrm(problem, prior, *, steps: int | None = None, eta: float | None = None, 
             x0bar = sv.Vt(x0)
             xbar_t = sv.Vt(x / sched.ab(t, x).sqrt())
             epsbar = (xbar_t - x0bar) / sig_t
-            xbar = spectral_update(x0bar, epsbar, sigma(nxt))
+            xbar = _ddrm_update(spectral, x0bar, epsbar, sigma(nxt), eta, eta_b, generator)
             x = sv.V(xbar) * sched.ab(nxt, y).sqrt()
             if callback is not None:
                 callback(i, t, x, x0)
     return x
+
+
+def _ddrm_init(spectral, sig0, generator):
+    """DDRM's x̄_T in spectral coordinates: the data where they dominate the noise (s_i σ_T > σ_y),
+    ȳ_i + √(σ_T² − σ_y²/s_i²) z_i, and pure noise σ_T z_i elsewhere."""
+    s, obs, sy_over_s, ybar, sy = spectral
+    z0 = randn(ybar.shape, generator, like=ybar)
+    init_strong = ybar + (sig0 ** 2 - sy_over_s ** 2).clamp_min(0).sqrt() * z0
+    return torch.where(obs & (s * sig0 > sy), init_strong, sig0 * z0)
+
+
+def _ddrm_update(spectral, x0bar, epsbar, sig, eta, eta_b, generator):
+    """One DDRM step to noise level σ = ``sig``, coordinate by coordinate [DDRM, Eq. 7-8]:
+    unobserved (s_i = 0) free DDIM-like; observed with s_i σ < σ_y (weak) pulled towards ȳ_i by
+    the noise ratio; observed with s_i σ > σ_y (strong) η_b ȳ_i + (1 − η_b) x̄_0 plus the
+    remaining noise. Strict tests both ways: where s_i σ = σ_y (e.g. σ = σ_y = 0 at the last
+    step) the coordinate takes the unobserved rule, as in the authors' code."""
+    s, obs, sy_over_s, ybar, sy = spectral
+    z = randn(x0bar.shape, generator, like=x0bar)
+    free = x0bar + (1 - eta ** 2) ** 0.5 * sig * epsbar + eta * sig * z
+    weak = x0bar + (1 - eta ** 2) ** 0.5 * sig * (ybar - x0bar) * s / max(sy, 1e-12) + eta * sig * z
+    strong = eta_b * ybar + (1 - eta_b) * x0bar + (sig ** 2 - (sy_over_s * eta_b) ** 2).clamp_min(0).sqrt() * z
+    return torch.where(obs & (s * sig > sy), strong, torch.where(obs & (s * sig < sy), weak, free))
 
 
 def ddnm_weights(s, obs, sigma_y: float, a: float, sig: float, eta: float):

@@ -109,6 +109,32 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     from z = E(0) (the latent of the zero image), the last purified latent is decoded.
     ``info["calls"]`` counts UNet, encoder and decoder passes separately.
     """
+    rounds, dc_steps, lr, t_start, t_end, purifier, dc_space = _settings(
+        problem, prior, rounds, dc_steps, lr, momentum, t_start, t_end, purifier, ddim_steps, schedule,
+        consistency_model, dc_space)
+    latent = getattr(prior, "is_latent", False)
+    x = torch.zeros_like(problem.x) if x_init is None else x_init.detach().clone()
+    levels = dcdp_schedule(rounds, t_start, t_end, schedule)
+    if latent:
+        return _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, purifier, ddim_steps,
+                            generator, callback)
+    data_steps, purified = [], []
+    for k, t_k in enumerate(levels):
+        x_dc = data_consistency(problem, x, dc_steps, lr, momentum)
+        with torch.no_grad():
+            x = purify(prior, x_dc, t_k, purifier, ddim_steps, generator, consistency_model)
+        data_steps.append(x_dc)
+        purified.append(x)
+        if callback is not None:
+            callback(k, t_k, x_dc, x)
+    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
+                                                      "dc_steps": dc_steps})
+
+
+def _settings(problem, prior, rounds, dc_steps, lr, momentum, t_start, t_end, purifier, ddim_steps, schedule,
+              consistency_model, dc_space):
+    """dcdp's arguments checked before any work, each ``None`` resolved from the defaults table:
+    (rounds, dc_steps, lr, t_start, t_end, purifier, dc_space)."""
     d = lookup("dcdp", problem.task, problem.sigma_y)
     check_fraction("momentum", momentum)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
@@ -143,22 +169,7 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
         raise ValueError(f"consistency_model: its images are {tuple(consistency_model.image_shape)}, "
                          f"the prior's {tuple(prior.image_shape)}")
     likelihood_of(problem, "gaussian", "DCDP")
-    x = torch.zeros_like(problem.x) if x_init is None else x_init.detach().clone()
-    levels = dcdp_schedule(rounds, t_start, t_end, schedule)
-    if latent:
-        return _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, purifier, ddim_steps,
-                            generator, callback)
-    data_steps, purified = [], []
-    for k, t_k in enumerate(levels):
-        x_dc = data_consistency(problem, x, dc_steps, lr, momentum)
-        with torch.no_grad():
-            x = purify(prior, x_dc, t_k, purifier, ddim_steps, generator, consistency_model)
-        data_steps.append(x_dc)
-        purified.append(x)
-        if callback is not None:
-            callback(k, t_k, x_dc, x)
-    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
-                                                      "dc_steps": dc_steps})
+    return rounds, dc_steps, lr, t_start, t_end, purifier, dc_space
 
 
 def _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, purifier, ddim_steps, generator,

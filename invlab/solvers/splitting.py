@@ -68,22 +68,9 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
     these variants; this reading of them is the project's).
     γ_0 defaults to the paper's FFHQ value for the task times √(D_ours/D_paper).
     """
-    check_int("steps", steps, lo=1, hi=prior.T)
-    check_choice("variant", variant, DDIFF_VARIANTS)
-    check_int("t_gamma", t_gamma, lo=0, hi=prior.T - 1)
-    check_positive("a", a)
-    check_positive("b", b)
-    likelihood_of(problem, "gaussian", "DDiff")
-    d = lookup("ddiff", problem.task, problem.sigma_y)
-    gamma0 = d["gamma0"] * paper_scale(problem) if gamma0 is None else gamma0
-    if isinstance(gamma0, bool) or not isinstance(gamma0, (int, float)) or not gamma0 > 0 or not math.isfinite(gamma0):
-        raise ValueError(f"gamma0: must be > 0 and finite, got {gamma0!r}")
-    t0 = d["t0"] if t0 is None else check_int("t0", t0, lo=-1, hi=prior.T - 1)
-    rule = d["renoise_rule"] if renoise_rule is None else check_choice("renoise_rule", renoise_rule, ("full", "ddpm"))
-    hqs_step = 90.0 * paper_scale(problem) if hqs_step is None else check_positive("hqs_step", hqs_step)
+    gamma0, t0, rule, hqs_step = _ddiff_settings(problem, prior, steps, variant, gamma0, a, b, t_gamma, t0,
+                                                 renoise_rule, hqs_step)
     use_dual = variant in ("ddiff", "pnp_admm")
-    if variant == "hqs":
-        rule = "ddpm"
     sched, y = prior.schedule, problem.y
     grid = timesteps(prior.T, steps, "all" if steps == prior.T else "respaced").tolist()
     x_t = initial_noise(problem, prior, generator)
@@ -108,6 +95,27 @@ def ddiff(problem, prior, *, steps: int = 1000, variant: str = "ddiff", gamma0: 
             if callback is not None:
                 callback(i, t, x_t, z)
     return Result(x=out, info={"residual": torch.stack(residuals), "gamma0": gamma0, "rule": rule})
+
+
+def _ddiff_settings(problem, prior, steps, variant, gamma0, a, b, t_gamma, t0, renoise_rule, hqs_step):
+    """ddiff's arguments checked before any work, each ``None`` resolved from the defaults table (γ_0 and
+    the HQS step scaled by :func:`~invlab.solvers.guidance.paper_scale`): (gamma0, t0, rule, hqs_step)."""
+    check_int("steps", steps, lo=1, hi=prior.T)
+    check_choice("variant", variant, DDIFF_VARIANTS)
+    check_int("t_gamma", t_gamma, lo=0, hi=prior.T - 1)
+    check_positive("a", a)
+    check_positive("b", b)
+    likelihood_of(problem, "gaussian", "DDiff")
+    d = lookup("ddiff", problem.task, problem.sigma_y)
+    gamma0 = d["gamma0"] * paper_scale(problem) if gamma0 is None else gamma0
+    if isinstance(gamma0, bool) or not isinstance(gamma0, (int, float)) or not gamma0 > 0 or not math.isfinite(gamma0):
+        raise ValueError(f"gamma0: must be > 0 and finite, got {gamma0!r}")
+    t0 = d["t0"] if t0 is None else check_int("t0", t0, lo=-1, hi=prior.T - 1)
+    rule = d["renoise_rule"] if renoise_rule is None else check_choice("renoise_rule", renoise_rule, ("full", "ddpm"))
+    hqs_step = 90.0 * paper_scale(problem) if hqs_step is None else check_positive("hqs_step", hqs_step)
+    if variant == "hqs":
+        rule = "ddpm"
+    return gamma0, t0, rule, hqs_step
 
 
 # ---------------------------------------------------------------------------------------------
