@@ -328,10 +328,12 @@ def explore(task="sr4", value=4, sigma_y=SIGMA_Y, image="camera"):
     x = invlab.test_image(image, 64) if image != "glyph" else x_glyph[:1]
     key = MAIN_PARAM[task][0]
     p = make_problem(task, x, sigma_y=sigma_y, seed=SEED, **{key: value})
-    inv = p.op.pinv(p.y) if hasattr(p.op, "pinv") else p.y
+    has_pinv = hasattr(p.op, "pinv")
+    inv = p.op.pinv(p.y) if has_pinv else p.y
     q = float(metrics.psnr(inv.clamp(-1, 1), p.x))
     show_images([p.x[0], measurement_preview(p)[0], inv[0]],
-                ["x", f"y ({task}, {key}={value})", f"A⁺y: {q:.1f} dB"], size=2.2)
+                ["x", f"y ({task}, {key}={value:g}, σ_y={sigma_y:.3g})",
+                 f"A⁺y: {q:.1f} dB" if has_pinv else f"no A⁺: y itself, {q:.1f} dB"], size=2.2)
     return q
 
 
@@ -345,7 +347,8 @@ task_w = w.Dropdown(options=list(MAIN_PARAM), value="sr4", description="task")
 value_w = w.SelectionSlider(options=MAIN_PARAM["sr4"][1], value=4, description="param")
 task_w.observe(lambda ch: setattr(value_w, "options", MAIN_PARAM[ch["new"]][1]), names="value")
 w.interact(explore, task=task_w, value=value_w,
-           sigma_y=w.FloatLogSlider(value=SIGMA_Y, base=10, min=-3, max=-0.5, description="σ_y"),
+           sigma_y=w.FloatLogSlider(value=SIGMA_Y, base=10, min=-3, max=-0.5, description="σ_y",
+                                    readout_format=".3g"),
            image=w.Dropdown(options=["camera", "moon", "coins", "glyph"], value="camera"));
 
 # %% [markdown]

@@ -30,17 +30,22 @@ SEED = 0
 N_GLYPHS = 16        # test glyphs per task in the comparison
 SIGMA_Y = 0.05       # measurement noise std, in [-1, 1] image units
 STEPS = 100          # DDPM steps for DPS on glyphs (the paper runs 1000)
+STEPS_LIVE = 10      # section 5: steps of each benchmark run retraced live
 
 # %%
+import csv
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import torch
+from safetensors.torch import load_file
 
 import invlab
 from invlab import metrics
 from invlab.diffusion import ddpm_posterior, load_prior, timesteps
 from invlab.gmm_bench import gmm2d_problem, linear_gaussian_problem, posterior_report
 from invlab.problems import linear_problem
-from invlab.solvers import SOLVERS
+from invlab.solvers import SOLVERS, Result
 from invlab.stats import paired_difference
 from IPython.display import Markdown
 from invlab.viz import show_images, show_trajectory
@@ -49,6 +54,7 @@ device = invlab.setup_notebook(seed=SEED)
 prior = invlab.load_prior(PRIOR, device=device)
 x_true, labels = invlab.glyphs(N_GLYPHS, split="test", seed=SEED)
 x_true = x_true.to(device)
+RESULTS = next(p for p in (Path("../benchmarks/results"), Path("benchmarks/results")) if p.exists())
 
 
 def gen(seed=SEED):
@@ -148,7 +154,7 @@ fig.tight_layout();
 zetas = [0.003, 0.03, 0.1, 0.3, 1.0, 3.0]
 sw_zeta = {}
 for z in zetas:
-    r = SOLVERS["dps"](prob2d, mix, steps=200, zeta=z, generator=gen())
+    r = res2d if z == 0.1 else SOLVERS["dps"](prob2d, mix, steps=200, zeta=z, generator=gen())   # ζ = 0.1: ran above
     sw_zeta[z] = metrics.sliced_wasserstein(r.x, exact2d)
 sw_prior2d = metrics.sliced_wasserstein(prior_pts, exact2d)
 sw_floor2d = metrics.sliced_wasserstein(post2d.sample(N_2D, gen(3)), exact2d)
@@ -168,15 +174,24 @@ assert 0.03 <= best_zeta <= 0.3
 assert sw_zeta[best_zeta] > 3 * sw_floor2d                # and even the best DPS is not exact
 
 # %% [markdown]
-# Move ζ and the number of steps yourself:
+# Move ζ and the number of steps yourself. The slider runs from a ζ that leaves the samples close
+# to the prior to one where they overshoot: the figure then counts the samples that left the
+# plotted square (and any that diverged to infinity).
 
 # %%
 def show_dps_2d(zeta=0.1, steps=200):
     r = SOLVERS["dps"](prob2d, mix, steps=steps, zeta=zeta, generator=gen())
     sw = metrics.sliced_wasserstein(r.x, exact2d)
-    fig, ax = plt.subplots(1, 2, figsize=(8, 4))
+    finite = torch.isfinite(r.x).all(1)
+    n_out = int((finite & (r.x.abs() > 1.2).any(1)).sum())
+    n_div = int((~finite).sum())
+    fig, ax = plt.subplots(1, 2, figsize=(8, 4.3))
     scatter2d(ax[0], exact2d, "exact posterior", "tab:green")
-    scatter2d(ax[1], r.x, f"DPS ζ={zeta}, {steps} steps: SW {sw:.2f}", "tab:blue")
+    title = f"DPS ζ={zeta:.3g}, {steps} steps: SW {sw:.3g}"
+    if n_out or n_div:                      # say what the square does not show
+        title += (f"\n{n_out} of {len(r.x)} samples outside this square"
+                  + (f", {n_div} diverged (not finite)" if n_div else ""))
+    scatter2d(ax[1], r.x[finite], title, "tab:blue")
     fig.tight_layout()
     return sw
 
@@ -186,7 +201,8 @@ assert abs(show_dps_2d(0.1, 200) - sw_zeta[0.1]) < 1e-9
 # %% tags=["nbval-ignore-output"]
 import ipywidgets as w
 
-w.interact(show_dps_2d, zeta=w.FloatLogSlider(0.1, base=10, min=-3, max=1), steps=w.IntSlider(200, 10, 1000, 10));
+w.interact(show_dps_2d, zeta=w.FloatLogSlider(0.1, base=10, min=-3, max=0.5, step=0.1, readout_format=".3g"),
+           steps=w.IntSlider(200, 10, 500, 10));
 
 # %% [markdown]
 # ## 3 · Ground truth: which solver samples the posterior?
@@ -391,31 +407,56 @@ Markdown(f"The output reproduces $y$ to a relative error of {ddnm0_fit:.0e}, and
 # (6 for SR, 2 for the box; the paper's ζ scaled to 100 steps would be 3 and 5); ΠGDM, DDRM and
 # DDNM at their defaults (`invlab.solvers.defaults`: 100 steps each, their η tuned on held-out
 # glyphs). The pseudo-inverse $A^+y$ is the baseline every solver must beat.
+#
+# These runs, half of them with a VJP per step, cost more than this notebook may spend, so
+# `python benchmarks/bench_posterior_glyphs.py` ran them with exactly these
+# settings and kept, at every step, what the solver's `callback(i, t, x_t, x0)` saw: $t$, $\hat x_0$
+# of glyph 1 and $\|y - A\hat x_0\|$ of every glyph. We read its estimates and trajectories. Here
+# each run is started again and stopped after its first `STEPS_LIVE` steps (a callback that
+# raises): with the same seeds it must retrace the benchmark's residuals glyph by glyph.
 
 # %%
 SETTINGS = {"sr4": {"dps": dict(steps=STEPS, zeta=6.0), "pigdm": {}, "ddrm": {}, "ddnm": {}},
             "box_inpaint": {"dps": dict(steps=STEPS, zeta=2.0), "pigdm": {}, "ddrm": {}, "ddnm": {}}}
-problems, results, scores, tracks = {}, {}, {}, {}
+with open(RESULTS / "posterior_glyphs.csv") as f:
+    cost = {(b["task"], b["method"]): b for b in csv.DictReader(f)}        # one row per glyph; the cost repeats
+stored = load_file(str(RESULTS / "posterior_glyphs.safetensors"))
+problems, results, scores, resid_of = {}, {}, {}, {}
+for task, methods in SETTINGS.items():
+    p = invlab.make_problem(task, x_true, sigma_y=SIGMA_Y, seed=SEED)
+    problems[task] = p
+    results[task] = {n: Result(x=stored[f"{task}/{n}/x"], nfe=int(cost[task, n]["nfe"]), vjp=int(cost[task, n]["vjp"]),
+                               seconds=float(cost[task, n]["seconds"])) for n in ["pseudo_inverse", *methods]}
+    scores[task] = {n: metrics.scorecard(p, r, labels) for n, r in results[task].items()}
+    resid_of[task] = {n: stored[f"{task}/{n}/residual"] for n in methods}     # (steps, 16): ‖y − A x̂₀‖
 
 
-def recorder(problem, track):
-    """A solver callback that keeps, at every step, t, x̂₀ of glyph 1 and ‖y − A x̂₀‖ of every glyph."""
+class StopRun(Exception):
+    """Raised by the callback below to end a run after its first steps."""
+
+
+def first_steps(problem, k, out):
+    """A solver callback that keeps ‖y − A x̂₀‖ of every glyph at each step and stops the run after k steps."""
     def callback(i, t, x_t, x0):
-        track.append((t, x0[1].clone(), (problem.y - problem.op(x0)).flatten(1).norm(dim=1)))
+        out.append((problem.y - problem.op(x0)).flatten(1).norm(dim=1))
+        if i + 1 == k:
+            raise StopRun
     return callback
 
 
 for task, methods in SETTINGS.items():
-    p = invlab.make_problem(task, x_true, sigma_y=SIGMA_Y, seed=SEED)
-    problems[task] = p
-    results[task] = {"pseudo_inverse": SOLVERS["pseudo_inverse"](p, prior)}
-    tracks[task] = {}
     for name, kw in methods.items():
-        keep = {"keep": 10} if name == "dps" else {}
-        tracks[task][name] = []
-        results[task][name] = SOLVERS[name](p, prior, generator=gen(), callback=recorder(p, tracks[task][name]),
-                                            **kw, **keep)
-    scores[task] = {n: metrics.scorecard(p, r, labels) for n, r in results[task].items()}
+        live = []
+        try:
+            SOLVERS[name](problems[task], prior, generator=gen(), callback=first_steps(problems[task], STEPS_LIVE, live),
+                          **kw)
+        except StopRun:
+            pass
+        gap = float((torch.stack(live) / resid_of[task][name][:STEPS_LIVE] - 1).abs().max())
+        print(f"{task:12s} {name:6s} first {len(live)} steps live: largest relative gap to the benchmark's "
+              f"residuals {gap:.1e}")
+        assert len(live) == STEPS_LIVE and gap < 1e-3                   # the benchmark's runs, retraced
+assert float((results["sr4"]["pseudo_inverse"].x - problems["sr4"].op.pinv(problems["sr4"].y)).abs().max()) < 1e-5
 
 
 def print_scores(task):
@@ -487,15 +528,20 @@ assert same < 1e-4
 # by $\sqrt{\bar\alpha_t}$, which is tiny there. The guidance shapes a digit long before the end.
 
 # %%
-traj = results["sr4"]["dps"].trajectory
-grid = results["sr4"]["dps"].info["grid"]
-picks = [0, 2, 4, 6, 8, len(traj) - 1]
-show_trajectory([traj[i] for i in picks], [f"t={grid[min(10 * i, len(grid) - 1)]}" for i in picks], index=1,
+def frames_at(name, steps):
+    """x̂₀ of glyph 1 at the given steps of the benchmark's SR×4 run of ``name``, and their t."""
+    kept, t_run = stored[f"sr4/{name}/x0_steps"].tolist(), stored[f"sr4/{name}/t"].tolist()
+    return [stored[f"sr4/{name}/x0_glyph1"][kept.index(k)] for k in steps], [t_run[k] for k in steps]
+
+
+n_steps = len(stored["sr4/dps/t"])
+frames, t_frames = frames_at("dps", [0, 20, 40, 60, 80, n_steps - 1])
+show_trajectory([f[None] for f in frames], [f"t={t}" for t in t_frames], index=0,
                 title="DPS x̂₀ along the trajectory, SR×4");
 
 # %% [markdown]
 # The same strip for the other three, from the callback `callback(i, t, x_t, x0)` every solver
-# takes (the loop above passed `recorder`). Each solver's $\hat x_0$ is the network's estimate
+# takes (the benchmark's runs kept x̂₀ with it). Each solver's $\hat x_0$ is the network's estimate
 # *before* its own data step: ΠGDM's is pulled towards $y$ only through the guidance on $x_t$;
 # DDRM's and DDNM's come from an $x_t$ whose observed coordinates were moved to $y$ the step
 # before. DDRM's strip is DDNM's except at the very start: at η_b = 1 they are the same update
@@ -505,11 +551,10 @@ show_trajectory([traj[i] for i in picks], [f"t={grid[min(10 * i, len(grid) - 1)]
 
 # %%
 for name, label in (("pigdm", "ΠGDM"), ("ddrm", "DDRM"), ("ddnm", "DDNM")):
-    track = tracks["sr4"][name]
-    picks = [0, 20, 40, 60, 80, len(track) - 1]
-    show_images([track[i][1] for i in picks], [f"t={track[i][0]}" for i in picks], ncols=len(picks), size=1.4,
+    frames, t_frames = frames_at(name, [0, 20, 40, 60, 80, n_steps - 1])
+    show_images(frames, [f"t={t}" for t in t_frames], ncols=len(frames), size=1.4,
                 suptitle=f"{label} x̂₀ along the trajectory, SR×4");
-track_gap = [float((a[1] - b[1]).abs().max()) for a, b in zip(tracks["sr4"]["ddrm"], tracks["sr4"]["ddnm"])]
+track_gap = (stored["sr4/ddrm/x0_glyph1"] - stored["sr4/ddnm/x0_glyph1"]).flatten(1).abs().max(1).values.tolist()
 assert track_gap[0] > 0.1 and max(track_gap[10:]) < 1e-3    # they differ at the start, agree from step 10 on
 
 # %% [markdown]
@@ -521,7 +566,7 @@ assert track_gap[0] > 0.1 and max(track_gap[10:]) < 1e-3    # they differ at the
 # %%
 assert problems["sr4"].y[0].numel() == 64
 noise_norm = SIGMA_Y * problems["sr4"].y[0].numel() ** 0.5
-resid = {n: torch.stack([r for _, _, r in tracks["sr4"][n]]) for n in SETTINGS["sr4"]}   # (steps, 16)
+resid = resid_of["sr4"]                                                                    # (steps, 16)
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for (n, r), c in zip(resid.items(), ["tab:blue", "tab:orange", "tab:green", "tab:red"]):
     label = {"dps": "DPS", "pigdm": "ΠGDM", "ddrm": "DDRM", "ddnm": "DDNM"}[n]
@@ -602,7 +647,7 @@ except ValueError as e:
 # The wrapper counts them on the prior itself, so no solver can under-report.
 
 # %%
-print(f"{'method':15s} {'NFE':>4s} {'VJP':>4s} {'seconds (16 glyphs, SR×4)':>26s}")
+print(f"{'method':15s} {'NFE':>4s} {'VJP':>4s} {'seconds (16 glyphs, SR×4)':>26s}   (seconds: the benchmark's run)")
 for n, r in results["sr4"].items():
     print(f"{n:15s} {r.nfe:4d} {r.vjp:4d} {r.seconds:26.2f}")
 
@@ -651,7 +696,7 @@ Markdown(f"- On the SR×4 glyph of sections 4–5 (a {int(labels[1])}), the nois
 #    against lost detail?
 # 6. Run noiseless DDNM on the SR×4 glyph of section 4 with eight generator seeds. How many
 #    different digits come out, and does every one reproduce $y$?
-# 7. `tracks["box_inpaint"]` holds the box-inpainting trajectories too. Plot their residuals. Does
+# 7. `resid_of["box_inpaint"]` holds the box-inpainting residuals too. Plot their residuals. Does
 #    any solver's $\hat x_0$ go below the noise level, and what would that mean?
 #
 # ## Further reading

@@ -407,12 +407,12 @@ def projected(solver="ddiff", steps=100, network="CelebA-HQ architecture"):
     per_it = float(r[col]) / n_[solver]
     nfe = nfe_[solver] / n_[solver] * steps
     print(f"{solver}, {r['loop']}={steps} (default {n_[solver]}), {network}: ≈ {nfe:.0f} NFE, "
-          f"{vjp_[solver] / n_[solver] * steps:.0f} VJP, projected {per_it * steps:.0f} s "
-          f"= {per_it * steps / 3600:.2f} h per image on one CPU thread")
+          f"{vjp_[solver] / n_[solver] * steps:.0f} VJP, projected {per_it * steps:.3g} s "
+          f"= {per_it * steps / 3600:.3g} h per image on one CPU thread")
 
 
 w.interact(projected, solver=w.Dropdown(options=[k for k in cost if k != "pseudo_inverse"], value="ddiff"),
-           steps=w.IntSlider(value=100, min=1, max=1000, step=1),
+           steps=w.IntSlider(value=100, min=1, max=1000, step=1, description="steps"),
            network=w.Dropdown(options=["CelebA-HQ architecture", "stand-in"], value="CelebA-HQ architecture"));
 
 # %% [markdown]
