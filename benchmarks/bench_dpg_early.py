@@ -18,10 +18,10 @@ JPEG and DPS (ζ = 2) on the straight-through JPEG, 100 steps each. Writes
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import torch
+from _tables import write_csv
 
 import invlab
 from safetensors.torch import save_file
@@ -75,10 +75,7 @@ def main(argv=None):
     images["jpeg10/dps_st"] = run("jpeg10", "dps_st", pj_st, "dps", zeta=2.0).x.contiguous()
     save_file(images, str(RESULTS / "dpg_early_jpeg.safetensors"))
     for name, rows in (("dpg_early_curves", curves), ("dpg_early_glyphs", glyphs)):
-        with open(RESULTS / f"{name}.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        write_csv(str(RESULTS / f"{name}.csv"), rows)
         print(f"wrote {RESULTS / name}.csv ({len(rows)} rows)")
 
 

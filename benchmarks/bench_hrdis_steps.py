@@ -19,10 +19,10 @@ inpainting of test glyph 5 repeated 8 times (noiseless, problem seed 0), HRDIS a
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import torch
+from _tables import write_csv
 from safetensors.torch import save_file
 
 import invlab
@@ -75,10 +75,7 @@ def main(argv=None):
         tensors[f"diversity/{beta}/x"] = r.x.contiguous()
         tensors[f"diversity/{beta}/rms"] = torch.stack(rms_).contiguous()
         print(f"diversity β={beta}: {r.seconds:.1f} s", flush=True)
-    with open(RESULTS / "hrdis_steps.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(str(RESULTS / "hrdis_steps.csv"), rows)
     save_file(tensors, str(RESULTS / "hrdis_steps.safetensors"))
     print(f"wrote {RESULTS / 'hrdis_steps.csv'} ({len(rows)} rows) and hrdis_steps.safetensors")
 

@@ -18,10 +18,10 @@ batch. At every step the solver's callback sees x̂₀: the run keeps t, x̂₀ 
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import torch
+from _tables import write_csv
 from safetensors.torch import save_file
 
 import invlab
@@ -73,10 +73,7 @@ def main(argv=None):
                 tensors[f"{task}/{name}/x0_steps"] = torch.tensor(keep)
                 tensors[f"{task}/{name}/x0_glyph1"] = torch.stack([track[i][1] for i in keep]).contiguous()
             print(f"{task} {name}: {r.seconds:.1f} s", flush=True)
-    with open(RESULTS / "posterior_glyphs.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(str(RESULTS / "posterior_glyphs.csv"), rows)
     save_file(tensors, str(RESULTS / "posterior_glyphs.safetensors"))
     print(f"wrote {RESULTS / 'posterior_glyphs.csv'} ({len(rows)} rows) and posterior_glyphs.safetensors")
 

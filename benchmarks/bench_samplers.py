@@ -16,11 +16,11 @@ first 8 samples of every setting, for the notebook's pictures).
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import torch
+from _tables import write_csv
 from safetensors.torch import save_file
 
 import invlab
@@ -61,10 +61,7 @@ def main(argv=None):
         out = prior.sample(n, steps, eta=0.0, method=method, generator=torch.Generator().manual_seed(steps))
         record(method, steps, out, time.perf_counter() - t0)
         images[f"{method}/{steps}"] = out[:8].contiguous()
-    with open(RESULTS / "samplers.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(str(RESULTS / "samplers.csv"), rows, COLUMNS)
     save_file(images, str(RESULTS / "samplers_images.safetensors"))
     print(f"wrote {RESULTS / 'samplers.csv'} ({len(rows)} rows) and samplers_images.safetensors")
 

@@ -591,13 +591,13 @@ def section_scaling() -> list[str]:
 
 def per_image_means(rows: list[dict], keys: list[str], values: list[str]) -> list[list[str]]:
     """One line per combination of ``keys`` (in the CSV's order): the number of images and the mean of each
-    of ``values`` over them (cells left empty in the CSV are skipped)."""
+    of ``values`` over them (cells empty or nan in the CSV are skipped)."""
     body = []
     for combo in dict.fromkeys(tuple(r[k] for k in keys) for r in rows):
         rs = [r for r in rows if tuple(r[k] for k in keys) == combo]
         means = []
         for v in values:
-            xs = [float(r[v]) for r in rs if r.get(v, "") != ""]
+            xs = [float(r[v]) for r in rs if r.get(v, "") not in ("", "nan")]
             means.append(num(sum(xs) / len(xs), 4 if v == "residual" else 2) if xs else "")
         body.append(list(combo) + [str(len(rs))] + means)
     return body
@@ -611,12 +611,65 @@ def section_noise_robustness() -> list[str]:
         *provenance("noise_robustness", rows),
         "SR×4 on 16 test glyphs (one row per glyph in the CSV) at σ_y = 0.05, 0.2 and 0.5, at notebook 05's",
         "settings: DDiff 100 iterations, DAPS 20 annealing levels (τ = 0.01), DPS 100 steps (ζ = 6), the",
-        "rest at their defaults. *Residual*: mean (y − A x̂)² per measurement value (σ_y² is where an estimate that explains",
-        "the data and no more of it lands). Notebook 05 reads the per-glyph rows and reports paired",
-        "differences with bootstrap intervals.",
+        "rest at their defaults. *Residual*: mean (y − A x̂)² per measurement value (σ_y² is where an",
+        "estimate that explains the data and no more of it lands). Notebook 05 reads the per-glyph rows",
+        "and reports paired differences with bootstrap intervals.",
         "",
         *table(["method", "σ_y", "glyphs", "PSNR", "classifier accuracy", "residual"],
                per_image_means(rows, ["method", "sigma_y"], ["psnr", "accuracy", "residual"])),
+        "",
+    ]
+
+
+def section_notebook_runs() -> list[str]:
+    """The benchmarks that run a notebook's long glyph experiments at the notebook's settings (the notebook reads
+    their per-image rows and re-runs their first steps live as a check)."""
+    samplers = read_csv("samplers")
+    posterior = read_csv("posterior_glyphs")
+    dpg = read_csv("dpg_early_glyphs")
+    hrdis = read_csv("hrdis_steps")
+    return [
+        "## Notebook experiments on glyphs",
+        "",
+        "Each script runs the long glyph experiments of one notebook at that notebook's settings (the script's",
+        "docstring lists them) and keeps one row per sample or glyph; the notebook reads the rows, computes its",
+        "paired intervals from them, and re-runs the first steps of each run live to check it agrees.",
+        "",
+        "### Unconditional samplers (notebook 02)",
+        "",
+        *provenance("samplers", samplers),
+        "*Confident*: the glyph classifier's top probability ≥ 0.9; *FD*: Fréchet distance in the classifier's",
+        "features to as many test glyphs (sets of ≥ 64 samples).",
+        "",
+        *table(["sampler", "steps", "samples", "confident share", "FD", "seconds"],
+               [[r[0], r[1], r[2], r[3], num(r[4]), num(r[5], 1)] for r in per_image_means(
+                   samplers, ["sampler", "steps"], ["confident", "fd", "seconds"])]),
+        "",
+        "### DPS, ΠGDM, DDRM and DDNM on glyphs (notebook 03)",
+        "",
+        *provenance("posterior_glyphs", posterior),
+        "σ_y = 0.05, DPS at 100 steps (ζ = 6 SR×4, 2 box inpainting), the others at their defaults.",
+        "",
+        *table(["task", "method", "glyphs", "PSNR", "SSIM", "classifier accuracy"],
+               per_image_means(posterior, ["task", "method"], ["psnr", "ssim", "correct"])),
+        "",
+        "### DPS against DPG (notebook 04)",
+        "",
+        *provenance("dpg_early_glyphs", dpg),
+        "σ_y = 0.05, 100 DDPM steps, DPS ζ = 6 (JPEG: 2, straight-through), DPG step scale 20; the residual",
+        "curves along the steps are in `dpg_early_curves.csv`.",
+        "",
+        *table(["task", "method", "glyphs", "PSNR", "SSIM", "classifier accuracy"],
+               per_image_means(dpg, ["task", "method"], ["psnr", "ssim", "correct"])),
+        "",
+        "### HRDIS against RED-diff by steps (notebook 08)",
+        "",
+        *provenance("hrdis_steps", hrdis),
+        "SR×4, noiseless, the first 2 test glyphs; the per-step residuals and section 4's diversity runs are",
+        "in `hrdis_steps.safetensors`.",
+        "",
+        *table(["run", "glyphs", "PSNR", "classifier accuracy", "seconds"],
+               per_image_means(hrdis, ["run"], ["psnr", "correct", "seconds"])),
         "",
     ]
 
@@ -644,7 +697,7 @@ def section_print_only() -> list[str]:
 
 SECTIONS = [section_prior, section_consistency, section_latent_prior, section_gmm, section_grid, section_gallery,
             section_purification, section_hrdis, section_ddc, section_latent, section_scaling, section_noise_robustness,
-            section_print_only]
+            section_notebook_runs, section_print_only]
 
 
 def generate() -> str:

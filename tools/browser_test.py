@@ -241,7 +241,8 @@ def check_rendered_page(browser, out: Path) -> None:
     raw = page.evaluate("() => [...document.querySelectorAll('.jp-MarkdownOutput')]"
                         ".some(e => /\\$[^$\\s][^$]*\\$/.test(e.innerText))")
     check(not raw, "no raw $...$ left on the rendered page")
-    check(not blocked, f"the rendered page asks for nothing off the machine{': ' + ', '.join(blocked) if blocked else ''}")
+    asked = (": " + ", ".join(blocked)) if blocked else ""
+    check(not blocked, f"the rendered page asks for nothing off the machine{asked}")
     context.close()
 
 

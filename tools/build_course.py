@@ -88,7 +88,8 @@ def main(argv=None) -> int:
     if args.only:
         unknown = sorted(set(args.only) - {p.stem for p in sources})
         if unknown:
-            ap.error(f"--only: no notebook named {', '.join(unknown)}; choose from {', '.join(p.stem for p in sources)}")
+            ap.error(f"--only: no notebook named {', '.join(unknown)}; "
+                     f"choose from {', '.join(p.stem for p in sources)}")
         sources = [p for p in sources if p.stem in args.only]
     copy_mathjax(out)
     if args.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:      # the kernels inherit it
