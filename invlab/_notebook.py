@@ -10,13 +10,25 @@ import torch
 __all__ = ["setup_notebook"]
 
 
-def setup_notebook(seed: int = 0, *, device: str | None = None, dpi: int = 80) -> torch.device:
+def setup_notebook(seed: int = 0, *, device: str | None = None, dpi: int = 80,
+                   threads: int | None = 1) -> torch.device:
     """Seed torch's global generator (for code outside the package), set plotting defaults,
-    silence progress bars and library chatter, and return the device — without printing it.
+    silence progress bars and library chatter, pin torch's CPU threads, and return the device —
+    without printing it.
 
     ``device=None`` picks CUDA when available, else the CPU. The package itself never uses the
     global generator: its randomness comes from explicit ``generator`` arguments.
+
+    ``threads`` (default 1) is torch's intra-op thread count on the CPU. The course's numbers, and
+    the benchmarks the notebooks check them against (run with ``--threads 1``), are computed on one
+    thread: a sum split over two threads rounds differently, and along a diffusion trajectory that
+    grows past the notebooks' 1e-3 agreement checks. The course's small tensors gain little from
+    more threads. ``None`` leaves torch's setting as it is.
     """
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads: expected an integer >= 1 or None, got {threads!r}")
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

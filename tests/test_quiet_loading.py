@@ -77,3 +77,23 @@ def test_other_diffusers_warnings_still_show(captured):
 def test_an_explicit_low_cpu_mem_usage_is_kept():
     assert _quiet_diffusers({"low_cpu_mem_usage": True})["low_cpu_mem_usage"] is True
     assert _quiet_diffusers({"use_safetensors": True})["use_safetensors"] is True
+
+
+def test_setup_notebook_pins_one_thread_and_checks_threads():
+    """The course computes on one CPU thread (the benchmarks it checks against ran with --threads 1)."""
+    import pytest
+    import torch
+
+    import invlab
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        invlab.setup_notebook()
+        assert torch.get_num_threads() == 1
+        invlab.setup_notebook(threads=None)
+        assert torch.get_num_threads() == 1
+        for bad in (0, -1, 1.5, True, "2"):
+            with pytest.raises(ValueError, match="threads"):
+                invlab.setup_notebook(threads=bad)
+    finally:
+        torch.set_num_threads(before)
