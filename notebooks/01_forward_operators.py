@@ -346,7 +346,11 @@ import ipywidgets as w
 task_w = w.Dropdown(options=list(MAIN_PARAM), value="sr4", description="task")
 value_w = w.SelectionSlider(options=MAIN_PARAM["sr4"][1], value=4, description="param")
 task_w.observe(lambda ch: setattr(value_w, "options", MAIN_PARAM[ch["new"]][1]), names="value")
-w.interact(explore, task=task_w, value=value_w,
+def explore_panel(task, value, sigma_y, image):
+    explore(task, value, sigma_y, image)          # the figure only: the number it returns stays out of the output
+
+
+w.interact(explore_panel, task=task_w, value=value_w,
            sigma_y=w.FloatLogSlider(value=SIGMA_Y, base=10, min=-3, max=-0.5, description="σ_y",
                                     readout_format=".3g"),
            image=w.Dropdown(options=["camera", "moon", "coins", "glyph"], value="camera"));

@@ -201,7 +201,11 @@ assert abs(show_dps_2d(0.1, 200) - sw_zeta[0.1]) < 1e-9
 # %% tags=["nbval-ignore-output"]
 import ipywidgets as w
 
-w.interact(show_dps_2d, zeta=w.FloatLogSlider(0.1, base=10, min=-3, max=0.5, step=0.1, readout_format=".3g"),
+def dps_2d_panel(zeta, steps):
+    show_dps_2d(zeta, steps)                      # the figure only: the SW it returns stays out of the output
+
+
+w.interact(dps_2d_panel, zeta=w.FloatLogSlider(0.1, base=10, min=-3, max=0.5, step=0.1, readout_format=".3g"),
            steps=w.IntSlider(200, 10, 500, 10));
 
 # %% [markdown]

@@ -76,7 +76,7 @@ class Lab:
                          ("IPYTHONDIR", "ipython")):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
             env[var] = str(scratch / sub)
-        env["OMP_NUM_THREADS"] = env.get("OMP_NUM_THREADS", "2")
+        env.pop("MPLBACKEND", None)        # as a student's Lab: inline figures (CI exports MPLBACKEND=Agg)
         cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
                "--ServerApp.open_browser=False", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
