@@ -55,3 +55,19 @@ def merge_rows(path: str, rows: list[dict], key: Callable[[dict], tuple]) -> lis
     merged = [new.get(key(r), r) for r in old]
     seen = {key(r) for r in old}
     return merged + [r for r in rows if key(r) not in seen]
+
+
+def script_args(doc: str, argv=None):
+    """The command line of a benchmark script that takes only ``--threads N`` (torch's intra-op threads;
+    0 keeps torch's default): parsed, the threads set, the namespace returned."""
+    import argparse
+
+    import torch
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    if args.threads < 0:
+        ap.error(f"--threads: must be >= 0, got {args.threads}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args

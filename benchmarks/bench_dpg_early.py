@@ -17,11 +17,10 @@ JPEG and DPS (ζ = 2) on the straight-through JPEG, 100 steps each. Writes
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
-from _tables import write_csv
+from _tables import script_args, write_csv
 
 import invlab
 from safetensors.torch import save_file
@@ -36,11 +35,7 @@ N_GLYPHS, SIGMA_Y, STEPS, SEED = 16, 0.05, 100, 0
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    script_args(__doc__, argv)
     torch.manual_seed(SEED)
     prior = invlab.load_prior("glyphs32")
     x_true, labels = invlab.glyphs(N_GLYPHS, split="test", seed=SEED)

@@ -18,11 +18,10 @@ inpainting of test glyph 5 repeated 8 times (noiseless, problem seed 0), HRDIS a
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
-from _tables import write_csv
+from _tables import script_args, write_csv
 from safetensors.torch import save_file
 
 import invlab
@@ -35,11 +34,7 @@ RUNS = {"HRDIS 100": ("hrdis", 100), "RED-diff 100": ("red_diff", 100), "RED-dif
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    script_args(__doc__, argv)
     torch.manual_seed(SEED)
     prior = invlab.load_prior("glyphs32")
     x_true, labels = invlab.glyphs(16, split="test", seed=SEED)

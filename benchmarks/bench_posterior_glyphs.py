@@ -17,11 +17,10 @@ batch. At every step the solver's callback sees x̂₀: the run keeps t, x̂₀ 
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
-from _tables import write_csv
+from _tables import script_args, write_csv
 from safetensors.torch import save_file
 
 import invlab
@@ -35,11 +34,7 @@ SETTINGS = {"sr4": {"dps": dict(steps=STEPS, zeta=6.0), "pigdm": {}, "ddrm": {},
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    script_args(__doc__, argv)
     torch.manual_seed(SEED)
     prior = invlab.load_prior("glyphs32")
     x_true, labels = invlab.glyphs(N_GLYPHS, split="test", seed=SEED)

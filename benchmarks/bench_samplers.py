@@ -15,12 +15,11 @@ first 8 samples of every setting, for the notebook's pictures).
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import torch
-from _tables import write_csv
+from _tables import script_args, write_csv
 from safetensors.torch import save_file
 
 import invlab
@@ -32,11 +31,7 @@ COLUMNS = ("sampler", "steps", "samples", "index", "max_prob", "digit", "confide
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    script_args(__doc__, argv)
     torch.manual_seed(0)
     prior = invlab.load_prior("glyphs32")
     x_test = invlab.glyphs(256, split="test")[0]
