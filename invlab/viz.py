@@ -5,7 +5,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-__all__ = ["to_numpy_image", "tile", "panel", "show_images", "compare", "show_trajectory"]
+__all__ = ["to_numpy_image", "tile", "panel", "show_images", "compare", "show_trajectory", "diverged"]
 
 
 def to_numpy_image(x: torch.Tensor, *, vrange=(-1.0, 1.0)):
@@ -101,3 +101,18 @@ def show_trajectory(frames: Sequence[torch.Tensor], labels: Sequence[str] | None
                     size: float = 1.4, title: str | None = None):
     """A row of snapshots along a solver's trajectory (each frame (B, C, H, W))."""
     return show_images([f[index] for f in frames], labels, ncols=len(frames), size=size, suptitle=title)
+
+
+def diverged(x: torch.Tensor, title: str, why: str) -> bool:
+    """For a widget callback: when the estimate ``x`` holds non-finite values, draw a small figure that
+    says so (the estimate diverged, then ``why``: what to change) under ``title`` and return True;
+    otherwise draw nothing and return False."""
+    if bool(torch.isfinite(x).all()):
+        return False
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"No image: the estimate diverged (it holds non-finite values).\n{why}",
+            ha="center", va="center", fontsize=9, wrap=True)
+    ax.set_title(title, fontsize=10)
+    return True

@@ -51,7 +51,7 @@ from invlab.solvers.guidance import paper_scale
 from invlab.solvers.splitting import data_prox, renoise, x_update, z_update
 from invlab.diffusion import karras_sigmas, timesteps
 from invlab.stats import paired_difference
-from invlab.viz import show_images
+from invlab.viz import diverged, show_images
 
 device = invlab.setup_notebook(seed=SEED)
 prior = invlab.load_prior(PRIOR, device=device)
@@ -702,12 +702,7 @@ p1 = invlab.make_problem("sr4", x_true[:4], sigma_y=SIGMA_Y, seed=SEED)
 def show_run(r, title, why):
     """The four estimates of a run with their PSNR and the run's scorecard in the title; where the run
     diverged (non-finite values) a figure that says so, with ``why``, and NaN for the PSNR."""
-    if not bool(torch.isfinite(r.x).all()):
-        fig, ax = plt.subplots(figsize=(5.6, 1.5))
-        ax.axis("off")
-        ax.text(0.5, 0.5, f"No image: the estimate diverged (it holds non-finite values).\n{why}",
-                ha="center", va="center", fontsize=9, wrap=True)
-        ax.set_title(title, fontsize=10)
+    if diverged(r.x, title, why):
         return float("nan")
     s = metrics.scorecard(p1, r, labels[:4])
     show_images(list(r.x.clamp(-1, 1)), [f"{q:.1f} dB" for q in metrics.psnr(r.x.clamp(-1, 1), x_true[:4])],

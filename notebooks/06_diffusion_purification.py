@@ -36,7 +36,7 @@ import invlab
 from invlab import metrics
 from invlab.solvers import SOLVERS
 from invlab.solvers.purification import data_consistency, dcdp_schedule, paper_measurement_size
-from invlab.viz import show_images
+from invlab.viz import diverged, show_images
 
 device = invlab.setup_notebook(seed=SEED)
 prior = invlab.load_prior(PRIOR, device=device)
@@ -390,12 +390,7 @@ def show_dcdp(rounds=SR_ROUNDS, t_start=400, lr_scale=1.0, purifier="tweedie"):
     r = SOLVERS["dcdp"](p4, prior, rounds=rounds, t_start=t_start, lr=lr * lr_scale, purifier=purifier,
                         generator=gen())
     title = f"K = {rounds}, T0 = {t_start}, lr × {lr_scale:.3g}, {purifier}"
-    if not bool(torch.isfinite(r.x).all()):
-        fig, ax = plt.subplots(figsize=(5.6, 1.5))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "No image: the data step diverged (the estimate holds non-finite values).\n"
-                "The step is too large for momentum SGD: lower lr ×.", ha="center", va="center", fontsize=9)
-        ax.set_title(title, fontsize=10)
+    if diverged(r.x, title, "The data step is too large for momentum SGD: lower lr ×."):
         return float("nan")
     show_images(list(r.x), [f"{q:.1f} dB" for q in metrics.psnr(r.x, x_true[:4])], ncols=4, size=1.4,
                 suptitle=f"{title}: {psnr(r.x):.1f} dB, {r.nfe} NFE")

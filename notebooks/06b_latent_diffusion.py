@@ -41,7 +41,7 @@ from invlab.diffusion import weights_dir
 from invlab.solvers import SOLVERS
 from invlab.solvers.latent import gluing_residual
 from invlab.solvers.purification import data_consistency
-from invlab.viz import panel, show_trajectory
+from invlab.viz import diverged, panel, show_trajectory
 from IPython.display import Markdown
 
 device = invlab.setup_notebook(seed=SEED)
@@ -509,12 +509,7 @@ def show_latent_dcdp(dc_space="pixel", rounds=10, t_start=400, dc_steps=100):
                         generator=gen())
     approach = "approach I (latent data step)" if dc_space == "latent" else "approach II (pixel data step)"
     title = f"{approach}, K = {rounds}, t_start = {t_start}, τ = {dc_steps}"
-    if not bool(torch.isfinite(r.x).all()):
-        fig, ax = plt.subplots(figsize=(6, 1.5))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "No image: the estimate diverged (it holds non-finite values).\n"
-                "Fewer data steps τ or another starting level.", ha="center", va="center", fontsize=9)
-        ax.set_title(title, fontsize=9)
+    if diverged(r.x, title, "Fewer data steps τ or another starting level."):
         return float("nan")
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
     panel(axes[0], x4, "truth", nrow=2)
