@@ -57,14 +57,16 @@ def merge_rows(path: str, rows: list[dict], key: Callable[[dict], tuple]) -> lis
     return merged + [r for r in rows if key(r) not in seen]
 
 
-def script_args(doc: str, argv=None):
-    """The command line of a benchmark script that takes only ``--threads N`` (torch's intra-op threads;
-    0 keeps torch's default): parsed, the threads set, the namespace returned."""
+def script_args(doc: str, argv=None, flags: Callable | None = None):
+    """The command line of a benchmark script: ``--threads N`` (torch's intra-op threads; 0 keeps torch's
+    default) and whatever ``flags(parser)`` adds; parsed, the threads set, the namespace returned."""
     import argparse
 
     import torch
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    if flags is not None:
+        flags(ap)
     args = ap.parse_args(argv)
     if args.threads < 0:
         ap.error(f"--threads: must be >= 0, got {args.threads}")
