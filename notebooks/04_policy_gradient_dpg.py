@@ -533,13 +533,23 @@ w.interact_manual.options(manual_name="Run")(
 #   here (144 vs the 20 we use): tune $s$ on your own prior.
 #
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [04 · Solutions to the exercises](04_policy_gradient_dpg_solutions.ipynb).
+#
 # 1. Turn off the leave-one-out baseline (edit `dpg_by_hand` to use $b_i = 0$). What happens to
 #    the samples on the mixture, and why does the normalised step hide part of the damage?
+#    <details><summary>Hint</summary>Compare the sliced Wasserstein distances of both runs with that of two exact sample sets, then look at one step: the cosine of each estimate with a many-sample reference, and its length. Section 2's offset experiment says what rewards around 1 do; ask how that noise grows with the dimension D, and try a glyph too.</details>
+#
 # 2. Replace the adaptive temperature $Z_t$ by the fixed $2\sigma_y^2$ (the exact Gaussian
 #    likelihood). Which steps fail, and why?
+#    <details><summary>Hint</summary>Compute the rewards of the candidates at a few t both ways and their effective sample size (sum of p squared over the sum of the squares). Early, E_t is far larger than the noise variance; what does that do to the exponent, and to the clamp at ±80?</details>
+#
 # 3. Measure the early-loss gap with DDIM instead of DDPM (`sampler="ddim"`).
+#    <details><summary>Hint</summary>DPS has only a DDPM step in the package: write its DDIM version by hand with `ddim_step`. DPG's DDPM step is weighted by the step's eta, DDIM's by 1, so carry the scale over by a stated rule (the mean eta), and stop both runs after the first half with a callback, as section 4 does.</details>
+#
 # 4. Run DPG on phase retrieval (`make_problem("phase_retrieval", ...)`). DPS needs a gradient of
 #    $|F x|$ there — which one is more stable?
+#    <details><summary>Hint</summary>A run costs tens of seconds on a CPU; the course benchmark (`grid_images.csv`) holds both solvers on 32 glyphs. Count the glyphs that end below a prior sample, and remember that x, −x and its 180° rotation give the same |F x|: score against the best twin.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,

@@ -815,22 +815,39 @@ Markdown(
 
 # %% [markdown]
 # ## Exercises
-# 1. Run DDiff with 250 and 1000 iterations on SR×4. How much PSNR does the paper's full NFE buy —
-#    enough to close the gap to PnP-ADMM?
+# Each exercise has a hint; worked solutions, executed, are in
+# [05 · Solutions to the exercises](05_variable_splitting_solutions.ipynb).
+#
+# 1. Run DDiff with four times more iterations on SR×4 (250 and 1000 on a GPU; on a CPU, 25 and 100
+#    on a few glyphs, with the tuning table's 1000-iteration rows beside them). How much PSNR does
+#    the paper's full NFE buy — enough to close the gap to PnP-ADMM?
+#    <details><summary>Hint</summary>On a CPU keep the ratio and shrink the size (a few glyphs, the two iteration counts above), pair every run with PnP-ADMM on the same glyphs, and look up the 1000-iteration rows of the tuning table in benchmarks/results. With few glyphs, expect wide intervals.</details>
+#
 # 2. Add the ablation's fourth row, `variant="pnp_hqs"` (Diff-PnP-ADMM without the dual). Does the
 #    dual matter once the re-noising is gone?
+#    <details><summary>Hint</summary>Run both variants at the ablation's step and compare them glyph by glyph; then look at the residuals. If neither explains y, what is the dual variable accumulating, and what does the next denoiser do with it?</details>
+#
 # 3. Rerun the SR×4 ablation with a larger step ($\gamma_0 = 5$) for every variant. Does Diff-PnP-ADMM
 #    still collapse? Measure it on the 16 glyphs with `paired_difference` against DDiff, and explain
 #    the answer with the misfit plot of section 4.
+#    <details><summary>Hint</summary>Also pair Diff-PnP-ADMM at the larger step against itself at the paper's step: that splits the collapse into a step-size part and the rest. Record the misfit with section 3's probe; a larger step does not change the level the network is told.</details>
+#
 # 4. Switch the re-noising rule (`renoise_rule="ddpm"`) on SR×4 and `"full"` on the blur. Why does
 #    the paper pick different rules per task?
+#    <details><summary>Hint</summary>Give the blur enough iterations: its step is small, and too few normalised steps never reach its y whatever the rule. Then ask what the implied noise carries on each task: the little progress of a small blur step, or the structured error of a large SR step.</details>
+#
 # 5. Give `pnp_admm_by_hand` a DDiff-like re-noising: denoise $u + z + \sigma_k n$ with fresh $n$. Does
 #    it help or hurt, and what does the misfit plot say?
+#    <details><summary>Hint</summary>Keep the RMS error of the denoiser's input against sigma_k for both versions. If the input's error is already about sigma_k, adding sigma_k n makes it about sqrt(2) times too large for the level the denoiser is told.</details>
+#
 # 6. DiffPIR with $\zeta = 0$ keeps the noise its iterate implies (a DDIM-like step), with $\zeta = 1$ it
 #    re-noises with fresh noise only, as DDiff does. Compare the two and the authors' $\zeta$ with
 #    `paired_difference` on the 16 glyphs.
-# 7. Give DAPS its default number of annealing levels (`daps_default`) on SR×4, at $\sigma_y = 0.05$ and
-#    $0.2$. Does it catch up with DDiff?
+#    <details><summary>Hint</summary>The authors' value is in `defaults.table("diffpir")` (the paper column). The implied noise is computed from the data-corrected estimate: think of section 4 and what it hands the next network call on SR×4.</details>
+#
+# 7. Give DAPS more annealing levels on SR×4, at $\sigma_y = 0.05$ and $0.2$: its default
+#    (`daps_default`) on a GPU, the course benchmark's 50 on a CPU. Does it catch up with DDiff?
+#    <details><summary>Hint</summary>The default costs minutes per glyph on a CPU. The course benchmark's setting (more levels than section 7, fewer ODE and Langevin steps; see `invlab.bench.GRID_HYPER`) has its runs at sigma_y = 0.05 in grid_images.csv; add a small live run at 0.2. Think about what the fixed temperature tau does at a large sigma_y.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,

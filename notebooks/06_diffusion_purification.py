@@ -446,16 +446,26 @@ Markdown("| claim ([DCDP]) | here (16 glyphs, one run unless an interval is give
 
 # %% [markdown]
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [06 · Solutions to the exercises](06_diffusion_purification_solutions.ipynb).
+#
 # 1. Run DCDP on phase retrieval (`invlab.make_problem("phase_retrieval", …)`): only the gradient
 #    of the data term is needed. How many rounds does it take?
+#    <details><summary>Hint</summary>The package's defaults for phase retrieval are the paper's; a long run is slow on a CPU, but the course gallery (benchmarks/results/gallery.safetensors) holds it for the first test glyphs. Run fewer rounds live and compare glyph by glyph, scoring each estimate against the best of x, −x and their 180° rotations: all give the same |F x|.</details>
+#
 # 2. Replace the momentum SGD of the data step by 100 conjugate-gradient steps on SR×4. Does the
 #    choice of data solver matter once purification follows?
+#    <details><summary>Hint</summary>Write out section 2's loop with CG on the normal equations (`invlab.operators.base.conjugate_gradient` with `op.gram`) and the same noise stream, so the run pairs with the package's. Compare the data-phase residuals of both before comparing final PSNRs: if SGD already reaches the constraint set, what is left for CG to change?</details>
+#
 # 3. Plot PSNR against $T_0$ for V1 and V2. Where does the optimum sit, and why is it lower than
 #    for notebook 02's purification of random noise?
+#    <details><summary>Hint</summary>V1 costs up to 20 network passes per round: use few rounds, few glyphs and `ddim_steps` to keep it small. Beside the curves, purify notebook 02's corruption once at several levels. Compare the size and kind of error each input carries: a data step's output against a hole plus noise.</details>
+#
 # 4. Load the consistency model with `invlab.load_prior("glyphs32-cm")` and plot PSNR of
 #    $f(x_0 + \sigma z, \sigma)$ against $\sigma$ next to the teacher's Tweedie denoiser
 #    `prior.denoise`. Why should Tweedie's estimate have the higher PSNR at every $\sigma$ (what
 #    does it minimise?), and what does the consistency model give in exchange? Compare edge densities.
+#    <details><summary>Hint</summary>Use the same noise for both denoisers at each sigma and pair them glyph by glyph. Tweedie's estimate is a conditional mean; what is the best estimator of x0 in squared error? For sharpness use `metrics.edge_density` beside the true glyphs' value, and mind section 5's finding for V1 against V2.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,
