@@ -34,7 +34,8 @@
 #
 # Every notebook follows one template: learning goals → parameters → the idea and its maths → the
 # key step written out → the package function → figures → **checked numbers** (`assert` cells) →
-# a widget to play with → what the paper claims and what we see on our prior → exercises.
+# a widget to play with → what the paper claims and what we see on our prior → exercises, each with a
+# hint; the companion notebook `NN_name_solutions` works every exercise out, executed.
 #
 # Notebooks are also regression tests: `make test` runs each one and fails if an `assert` does.
 
