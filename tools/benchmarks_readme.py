@@ -469,6 +469,7 @@ def section_hrdis() -> list[str]:
 
 def section_ddc() -> list[str]:
     rows = read_csv("ddc")
+    paired, tuning = read_csv("ddc_paired"), read_csv("ddc_paired_tuning")
     body = [[TASK_NAMES.get(r["task"], r["task"]), r["method"], num(r["psnr"]), num(r["ssim"], 3),
              num(r["accuracy"]), integer(r["nfe"]), integer(r["vjp"]), num(r["seconds"]),
              num(r["speedup_vs_dps"], 1), num(r["batch16_seconds_best_of_5"], 3)] for r in rows]
@@ -496,6 +497,51 @@ def section_ddc() -> list[str]:
         "Gaussian):",
         "",
         *table(["task", "method", "calls", "mean absolute excess kurtosis", "largest"], kbody),
+        "",
+        "### Glyph by glyph, three seeds",
+        "",
+        *provenance("ddc_paired", paired),
+        *provenance("ddc_paired_tuning", tuning, "DPS-100's ζ sweep"),
+        "32 test glyphs (seed 0, in two batches of 16), σ_y = 0.05, solver seeds 0, 1, 2 (A⁺y: one, it is",
+        "deterministic); `ddc-N`: the generalised network at N steps; `dps-100`: DPS at 100 steps with ζ tuned per",
+        "task on 16 other test glyphs (the sweep below). One row per glyph and seed in the CSV; notebook 07 forms",
+        "its paired intervals from them. Means over glyphs and seeds:",
+        "",
+        *table(["task", "method", "glyph × seed", "PSNR", "SSIM", "correct"],
+               [[TASK_NAMES.get(t, t), m, n, q, ss, c] for t, m, n, q, ss, c in
+                per_image_means(paired, ["task", "method"], ["psnr", "ssim", "correct"])]),
+        "",
+        "DPS-100's ζ sweep (16 test glyphs of the seed-1 stream, solver seed 0; mean PSNR):",
+        "",
+        *table(["task", "ζ", "PSNR"], [[TASK_NAMES.get(r["task"], r["task"]), r["zeta"], num(r["psnr"])]
+                                      for r in tuning]),
+        "",
+    ]
+
+
+def section_min_steps() -> list[str]:
+    rows = read_csv("min_steps")
+    solvers = list(dict.fromkeys(r["solver"] for r in rows))
+    counts = list(dict.fromkeys(r["steps"] for r in rows))
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    body = []
+    for task in tasks:
+        base = next(r["pseudo_inverse_psnr"] for r in rows if r["task"] == task)
+        for solver in solvers:
+            rs = {r["steps"]: r["psnr"] for r in rows if (r["task"], r["solver"]) == (task, solver)}
+            if rs:
+                body.append([TASK_NAMES.get(task, task), solver, num(base)] + [num(rs[c]) for c in counts])
+    return [
+        "## The fewest meaningful steps per solver",
+        "",
+        *provenance("min_steps", rows),
+        "8 test glyphs (seed 0, solver seed 0), σ_y = 0.05, every other setting at the solver's defaults; mean",
+        "PSNR (dB) at each step count (PnP-ADMM: iterations, DCDP: rounds, DAPS: annealing levels). A count is",
+        "meaningful when it reaches A⁺y's PSNR (nan: the solver refuses the count). Below its minimum",
+        "(`invlab.solvers.defaults.MIN_STEPS`, the smallest count from which every larger one is meaningful on",
+        "every task) a solver on glyphs32 still runs, with a warning that names the minimum.",
+        "",
+        *table(["task", "solver", "A⁺y"] + [f"{c}" for c in counts], body),
         "",
     ]
 
@@ -697,7 +743,7 @@ def section_print_only() -> list[str]:
 
 SECTIONS = [section_prior, section_consistency, section_latent_prior, section_gmm, section_grid, section_gallery,
             section_purification, section_hrdis, section_ddc, section_latent, section_scaling, section_noise_robustness,
-            section_notebook_runs, section_print_only]
+            section_min_steps, section_notebook_runs, section_print_only]
 
 
 def generate() -> str:

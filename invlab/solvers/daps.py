@@ -10,7 +10,7 @@ from .._checks import check_int, check_positive
 from ..rng import randn
 from ..diffusion import karras_sigmas
 from .base import solver
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .guidance import likelihood_of
 
 __all__ = ["daps", "edm_sigmas", "langevin_step"]
@@ -60,6 +60,7 @@ def daps(problem, prior, *, annealing_steps: int = 200, ode_steps: int = 5, lang
     phase retrieval), 2e-5 (HDR), the rates of the authors' configs [DAPS].
     """
     check_int("annealing_steps", annealing_steps, lo=1)
+    warn_few_steps("daps", "annealing_steps", annealing_steps, prior)
     check_int("ode_steps", ode_steps, lo=1)
     check_int("langevin_steps", langevin_steps, lo=0)
     check_positive("tau", tau)

@@ -17,9 +17,12 @@ and where invlab's value comes from (``source``):
 """
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from typing import Any
 
-__all__ = ["TABLE", "family", "lookup", "table"]
+__all__ = ["MIN_STEPS", "TABLE", "family", "lookup", "table", "warn_few_steps"]
 
 # (method, where, parameter, value, paper, source)
 TABLE: list[tuple[str, str, str, Any, Any, str]] = [
@@ -147,3 +150,29 @@ def table(method: str | None = None) -> list[dict[str, Any]]:
     keys = ("method", "where", "parameter", "value", "paper", "source")
     return [dict(zip(keys, row)) for row in TABLE if method is None or row[0] == method]
 
+
+
+# The fewest steps (PnP-ADMM: iterations, DCDP: rounds, DAPS: annealing levels) from which a solver's estimate
+# is at least as good as A⁺y in PSNR on SR×4, box inpainting and Gaussian blur (8 test glyphs, σ_y = 0.05,
+# every other setting at its default) on the shipped prior glyphs32, and stays so at every larger count of
+# benchmarks/bench_min_steps.py (1, 2, 5, 10, 20, 50, 100; results/min_steps.csv).
+MIN_STEPS_PRIOR = "glyphs32"
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # the invlab folder
+# DPG has no entry: at its default step scale it stays below A⁺y on SR×4 and box inpainting up to 100 steps
+# (its default is 1000; notebook 04 runs 100 steps with a tuned scale).
+MIN_STEPS: dict[str, int] = {"dps": 10, "pigdm": 20, "ddrm": 5, "ddnm": 5, "red_diff": 20, "hrdis": 50, "ddiff": 20,
+                             "pnp_admm": 2, "diffpir": 5, "dcdp": 2, "daps": 10, "ddc": 1}
+
+
+def warn_few_steps(method: str, name: str, value: int, prior) -> None:
+    """Warn when ``value`` (the solver's ``name`` argument) is below ``method``'s measured minimum on the prior
+    it was measured on: fewer steps still run (tests and cost measurements use them), but the estimate is then
+    worse than the pseudo-inverse's."""
+    least = MIN_STEPS.get(method)
+    if least is not None and value < least and getattr(prior, "name", None) == MIN_STEPS_PRIOR:
+        frame, level = sys._getframe(0), 1              # point the warning at the caller outside invlab
+        while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"{name}={value}: {method} needs at least {least} {name} on {MIN_STEPS_PRIOR} to beat the "
+                      f"pseudo-inverse (measured by benchmarks/bench_min_steps.py); below that its estimate is "
+                      f"worse than A⁺y", UserWarning, stacklevel=level)

@@ -15,7 +15,7 @@ from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from .base import initial_noise, Result, solver
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .guidance import likelihood_of, paper_scale
 
 __all__ = ["dpg"]
@@ -179,6 +179,7 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
 def _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg, likelihood, spectral, scale):
     """dpg's arguments checked before any work: (Poisson likelihood?, spectral draw?, guidance scale)."""
     check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("dpg", "steps", steps, prior)
     check_choice("sampler", sampler, ("ddpm", "ddim"))
     check_int("n_samples", n_samples, lo=2)
     check_int("chunk", chunk, lo=1)

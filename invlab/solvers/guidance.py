@@ -16,7 +16,7 @@ from .._checks import check_bool, check_choice, check_fraction, check_int, check
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from ..noise import PoissonNoise
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .base import initial_noise, Result, solver
 
 __all__ = ["dps", "pigdm", "paper_scale", "likelihood_of"]
@@ -79,6 +79,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
     every ``keep``-th x̂_0 in ``Result.trajectory``.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("dps", "steps", steps, prior)
     lik = likelihood_of(problem, likelihood)
     zeta = lookup("dps", problem.task)["zeta"] * prior.T / steps if zeta is None else check_positive("zeta", zeta)
     check_bool("clamp", clamp, allow_none=True)
@@ -152,6 +153,7 @@ def pigdm(problem, prior, *, steps: int = 100, eta: float = 1.0, weight: float =
 def _check_pigdm(problem, prior, steps, weight, eta, clamp) -> None:
     """pigdm's arguments and problem checked before any work."""
     check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("pigdm", "steps", steps, prior)
     check_positive("weight", weight)
     check_fraction("eta", eta, closed_hi=True)
     check_bool("clamp", clamp)

@@ -13,6 +13,7 @@ from .._checks import check_int
 from ..ddc import DDCNetwork, load_ddc, measurement_image
 from ..diffusion import ddpm_step, pairs
 from .base import Result, initial_noise, solver
+from .defaults import warn_few_steps
 
 __all__ = ["ddc", "ddc_grid", "SHIPPED_NETWORKS"]
 
@@ -71,6 +72,7 @@ def ddc(problem, prior, *, network: DDCNetwork | str | None = None, steps: int =
     (outside it DDC still runs — notebook 07 measures how it degrades).
     """
     steps = check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("ddc", "steps", steps, prior)
     t_start = check_int("t_start", t_start, lo=0, hi=prior.T - 1)
     if steps > t_start + 1:
         raise ValueError(f"steps: {steps} distinct times do not fit between t_start={t_start} and 0")

@@ -12,7 +12,7 @@ from .._checks import check_fraction, check_int
 from ..rng import randn
 from ..diffusion import pairs, timesteps
 from .base import initial_noise, solver
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .guidance import likelihood_of
 
 __all__ = ["ddrm", "ddnm", "ddnm_weights"]
@@ -53,6 +53,7 @@ def ddrm(problem, prior, *, steps: int | None = None, eta: float | None = None, 
     """
     d = lookup("ddrm", problem.task, problem.sigma_y)
     steps = d["steps"] if steps is None else check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("ddrm", "steps", steps, prior)
     eta = d["eta"] if eta is None else check_fraction("eta", eta, closed_hi=True)
     check_fraction("eta_b", eta_b, closed_hi=True)
     sv = _svd_or_raise(problem, "DDRM")
@@ -141,6 +142,7 @@ def ddnm(problem, prior, *, steps: int = 100, eta: float | None = None, clamp: b
     (noiseless) or x̂_0 itself (noisy: λ = 0 there). Time-travel ([RePaint]'s jumps) is not used.
     """
     check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("ddnm", "steps", steps, prior)
     eta = lookup("ddnm", problem.task)["eta"] if eta is None else check_fraction("eta", eta, closed_hi=True)
     sv = _svd_or_raise(problem, "DDNM")
     sched, y = prior.schedule, problem.y

@@ -10,7 +10,7 @@ import torch
 
 from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .base import Result, solver
 from .guidance import likelihood_of
 
@@ -138,6 +138,7 @@ def _settings(problem, prior, rounds, dc_steps, lr, momentum, t_start, t_end, pu
     d = lookup("dcdp", problem.task, problem.sigma_y)
     check_fraction("momentum", momentum)
     rounds = d["rounds"] if rounds is None else check_int("rounds", rounds, lo=1)
+    warn_few_steps("dcdp", "rounds", rounds, prior)
     dc_steps = d["dc_steps"] if dc_steps is None else check_int("dc_steps", dc_steps, lo=0)
     m = problem.y[0].numel()
     lr = d["eta"] * m / paper_measurement_size(problem) if lr is None else check_positive("lr", lr)

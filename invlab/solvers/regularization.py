@@ -19,7 +19,7 @@ from .._checks import check_choice, check_fraction, check_int, check_positive, c
 from ..rng import randn
 from ..diffusion import timesteps
 from ..noise import GaussianNoise
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .base import solver
 
 __all__ = ["red_diff", "hrdis", "omega"]
@@ -76,6 +76,7 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
                 skip_first, generator, callback):
     check_fraction("beta", beta, closed_hi=True)
     check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("red_diff" if beta == 1.0 else "hrdis", "steps", steps, prior)
     check_positive("lr", lr)
     check_positive("lambda1", lambda1, allow_zero=True)
     check_positive("lambda2", lambda2, allow_zero=True)

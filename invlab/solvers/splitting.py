@@ -15,7 +15,7 @@ from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import pairs, timesteps
 from .base import initial_noise, Result, solver
-from .defaults import lookup
+from .defaults import lookup, warn_few_steps
 from .guidance import likelihood_of, paper_scale
 
 __all__ = ["ddiff", "DDIFF_VARIANTS", "pnp_admm", "diffpir", "data_prox"]
@@ -101,6 +101,7 @@ def _ddiff_settings(problem, prior, steps, variant, gamma0, a, b, t_gamma, t0, r
     """ddiff's arguments checked before any work, each ``None`` resolved from the defaults table (γ_0 and
     the HQS step scaled by :func:`~invlab.solvers.guidance.paper_scale`): (gamma0, t0, rule, hqs_step)."""
     check_int("steps", steps, lo=1, hi=prior.T)
+    warn_few_steps("ddiff", "steps", steps, prior)
     check_choice("variant", variant, DDIFF_VARIANTS)
     check_int("t_gamma", t_gamma, lo=0, hi=prior.T - 1)
     check_positive("a", a)
@@ -166,6 +167,7 @@ def pnp_admm(problem, prior, *, iterations: int = 50, sigma_max: float | None = 
     (``prox``: "auto", "closed_form" — an error when there is none — or "cg").
     """
     check_int("iterations", iterations, lo=1)
+    warn_few_steps("pnp_admm", "iterations", iterations, prior)
     d = lookup("pnp_admm", problem.task, problem.sigma_y)
     sigma_max = d["sigma_max"] if sigma_max is None else check_positive("sigma_max", sigma_max)
     lam = d["lam"] if lam is None else check_positive("lam", lam)
@@ -205,6 +207,7 @@ def diffpir(problem, prior, *, steps: int | None = None, lam: float | None = Non
     """
     d = lookup("diffpir", problem.task, problem.sigma_y)
     steps = d["steps"] if steps is None else check_int("steps", steps, lo=2, hi=prior.T)
+    warn_few_steps("diffpir", "steps", steps, prior)
     lam = d["lam"] if lam is None else check_positive("lam", lam)
     zeta = d["zeta"] if zeta is None else check_fraction("zeta", zeta, closed_hi=True)
     likelihood_of(problem, "gaussian", "DiffPIR")
