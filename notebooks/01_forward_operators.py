@@ -367,12 +367,22 @@ w.interact(explore_panel, task=task_w, value=value_w,
 #   papers report the best of several runs, an oracle. We will say so whenever we do the same.
 #
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [01 · Solutions to the exercises](01_forward_operators_solutions.ipynb).
+#
 # 1. Compose operators: `sr = invlab.make_operator("sr2", (1, 32, 32)); blur = ...; A = sr @ blur`.
 #    Check its adjoint with the dot-product test. Does $A^+$ exist in closed form?
+#    <details><summary>Hint</summary>Reuse the dot-product test of section 2 on `A`; `A.has_svd` tells you whether the package has a spectral form. A 32×32 operator is small enough to write as a dense matrix (apply it to the 1024 pixel basis images): compare `A.pinv` with `torch.linalg.pinv`, look at its rank, and ask whether AAᵀ is shift-invariant on the low-resolution grid.</details>
+#
 # 2. For SR×4 with σ_y = 0, show that $A^+y$ is the *minimum-norm* solution: add any null-space
 #    vector $v - A^+Av$ to it and check the residual stays 0 while the norm grows.
+#    <details><summary>Hint</summary>Draw a few random v, form n = v − A⁺(Av) with `op.pinv` and `op`, and print ‖A(A⁺y + n) − y‖ and ‖A⁺y + n‖. The norms should add as squares, ‖A⁺y‖² + ‖n‖², because A⁺y lies in the range of Aᵀ.</details>
+#
 # 3. Find the Tikhonov μ that maximises PSNR for σ_y ∈ {0.01, 0.05, 0.2}. How does it scale?
+#    <details><summary>Hint</summary>Sweep μ on a log grid as in the Tikhonov trade-off above, for each σ_y, and fit the slope of log μ* against log σ_y. For the blur, `op.prox(0, y, 1/μ)` gives the same minimiser as `least_squares` in closed form, so a fine grid is cheap. Compare with white-noise images, where the Wiener filter predicts μ = σ_y²/τ².</details>
+#
 # 4. Poisson noise at `rate=0.05`: how does the pseudo-inverse's error change with brightness?
+#    <details><summary>Hint</summary>Use flat images at several levels as in section 3 and an operator whose A⁺ only copies measurements (SR×4), so the error of A⁺y is the noise itself. Compare its RMSE with 2√(x₀₁/(255·rate)), and look at the brightest levels, where `y` is clipped to [-1, 1].</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,

@@ -679,18 +679,34 @@ Markdown(f"The learned sampler finds every cluster with roughly the right mass (
 #   between them — a loss close to its floor does not mean sharp samples.
 #
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [02 · Solutions to the exercises](02_diffusion_priors_solutions.ipynb).
+#
 # 1. Plot the error of Tweedie's estimate against $t$ for 64 test glyphs. Where does it saturate?
+#    <details><summary>Hint</summary>Noise the same glyphs with the same ε at a dozen values of t and compare `prior.x0` with x₀, as in section 2. Compare the curve with the error of the mean training glyph, which is what E[x₀ | x_t] tends to, and look closely at the last few t, where Tweedie's formula divides by a tiny √ᾱ_t.</details>
+#
 # 2. Sample with DDIM at $\eta \in \{0, 0.5, 1\}$ and 20 steps. Which gives the lowest Fréchet distance?
+#    <details><summary>Hint</summary>Start every η from the same x_T so the samples pair by index, and compute the Fréchet distance against real test glyphs. Before ranking, bootstrap the differences over the samples: with a few dozen samples the distance moves a lot. A per-sample measure, such as the classifier's top probability, can go through `paired_difference`.</details>
+#
 # 3. On `gmm2d`, run DDPM with 20 steps: which clusters lose mass? Compare with the exact weights.
+#    <details><summary>Hint</summary>Use `mix.sample(n, 20, method="ddpm")` and the responsibilities of section 6 to count samples per component; a binomial interval per share tells real losses from noise. Look at where the mixture's mean lies, and at what Tweedie's x̂₀ is early in the chain.</details>
+#
 # 4. Purify a glyph corrupted by SR×4 (`make_problem("sr4", ...)`, upsampled by `op.pinv`) instead
-#    of a box. Which $t_\text{start}$ works best, and why is it higher than for the box?
-# 5. Train the tiny MLP for 1000, 2500 and 5000 steps. Plot $e(t)$ for each: which noise levels
-#    are learned first? Does the sliced Wasserstein distance of the samples follow $e(t)$ at small
-#    or at large $t$?
+#    of a box. Which $t_\text{start}$ works best, and is it higher or lower than for the box? Why?
+#    <details><summary>Hint</summary>Purify both corruptions of the same glyphs at the same grid of t_start and steps, and compare PSNR per glyph (paired) against no purification. Think about which structures each corruption destroys (the 12-pixel box of section 4 erases a whole stroke; SR×4 erases detail inside 4×4 blocks) and which noise level erases structures of that scale.</details>
+#
+# 5. Train the tiny MLP for 100, 300 and 600 steps (snapshots of one run; for the full size,
+#    1000, 2500 and 5000). Plot $e(t)$ for each: which noise levels are learned first? Does the
+#    sliced Wasserstein distance of the samples follow $e(t)$ at small or at large $t$?
+#    <details><summary>Hint</summary>With per-step generators and a constant learning rate after warm-up, the EMA weights after k steps of one long run are a k-step run, so keep copies at the snapshot steps. To see which t the samples depend on, hand one band of t at a time to the exact ε (like `HandOver` in section 6) and watch the sliced W.</details>
+#
 # 6. Drop the time input (feed $x_t$ only). How far above the floor does the loss stay, and why can
 #    a network that does not know $t$ not reach it?
+#    <details><summary>Hint</summary>The best t-blind prediction is E[ε | x_t] with t averaged out: Σ_t p(t | x) ε*(x, t), with p(t | x) ∝ p_t(x). On the mixture every p_t is a Gaussian mixture (means √ᾱ μ_k, covariances ᾱΣ_k + (1−ᾱ)I), so this floor can be computed exactly and compared point by point with the t-aware one.</details>
+#
 # 7. Use `TinyPrior(tiny_net)` as the prior of notebook 03's 2-D problem (`gmm2d_problem`) and run
 #    DPS. How do its posterior samples compare with DPS on the exact mixture?
+#    <details><summary>Hint</summary>DPS differentiates through ε_θ, so the wrapper must not switch off autograd (this notebook's `TinyPrior._eps` does). Run both priors with the same generator so the samples pair by starting noise, and besides the sliced W count, per sample, how many land where the exact posterior density is low.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,

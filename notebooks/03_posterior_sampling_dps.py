@@ -687,21 +687,39 @@ Markdown(f"- On the SR×4 glyph of sections 4–5 (a {int(labels[1])}), the nois
 
 # %% [markdown]
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [03 · Solutions to the exercises](03_posterior_sampling_dps_solutions.ipynb).
+#
 # 1. Run DPS with 1000 steps and the paper's ζ (the default: `SOLVERS["dps"](p, prior)`). Is it
-#    better than 100 steps with a tuned ζ? What did it cost?
+#    better than fewer steps with a tuned ζ? What did it cost? (On a CPU, compare on the 2-D
+#    mixture of section 2 against its 200 tuned steps, and time a few glyph steps to scale up.)
+#    <details><summary>Hint</summary>Besides the default, run 1000 steps with the same total pull ζ·steps as the tuned setting, to separate "more steps" from "another step size". `Result.nfe` and `Result.vjp` count the cost; a callback that raises after a few steps times a glyph run without finishing it.</details>
+#
 # 2. Replace the un-squared norm in `dps_by_hand` by $\|y - A\hat x_0\|^2/(2\sigma_y^2)$ (the "exact"
 #    Gaussian likelihood of the point estimate). What happens on the 2-D mixture, and why?
+#    <details><summary>Hint</summary>Try ζ = 1 first (the literal gradient), then smaller ζ. Compare the length of the two gradients: one is Jᵀ Aᵀ r / ‖r‖, the other Jᵀ Aᵀ r / σ_y². Think about what multiplies a score in a reverse step, and how wide p(x₀ | x_t) is at large t.</details>
+#
 # 3. Inpaint with DDNM at $\sigma_y = 0$ and $\sigma_y = 0.2$. Where does DDNM+'s noise handling show?
-# 4. For one box-inpainting glyph, draw 32 DPS samples and compute the classifier's vote. Is the
-#    majority vote more accurate than a single sample?
+#    <details><summary>Hint</summary>Split the error into the observed pixels and the hole (the mask is `op(ones)`). Compare the output's error on the observed pixels with the error of y itself there; `ddnm_weights` says when DDNM+ stops copying the data.</details>
+#
+# 4. For box-inpainting glyphs, draw several posterior samples each and compute the classifier's
+#    vote. Is the majority vote more accurate than a single sample? (On a CPU, use DDNM, which
+#    needs no VJP, with 8 samples for each of the 16 glyphs; DPS is the same call with more cost.)
+#    <details><summary>Hint</summary>One glyph cannot answer "more accurate": use many glyphs, each with its own measurement repeated (a `Mask` operator with each glyph's box, repeated), and pair, per glyph, the vote's correctness with the share of correct single samples.</details>
+#
 # 5. Give the Gaussian blur a numerical null space: treat $s_i < \tau$ as zero (a truncated
 #    pseudo-inverse, built from `op.svd()` as in section 4) and show $A^+_\tau y$ for
 #    $\tau \in \{10^{-3}, 10^{-2}, 10^{-1}\}$ at $\sigma_y = 0.05$. Which $\tau$ balances amplified noise
 #    against lost detail?
+#    <details><summary>Hint</summary>Write A⁺_τ y = V(keep ⊙ Uᵀy / s) with keep = s ≥ τ, and check it against `op.pinv` for a tiny τ. The noise on coordinate i of A⁺y has std σ_y/s_i: compare τ with σ_y, and try one τ above the three to see whether cutting more loses anything.</details>
+#
 # 6. Run noiseless DDNM on the SR×4 glyph of section 4 with eight generator seeds. How many
 #    different digits come out, and does every one reproduce $y$?
+#    <details><summary>Hint</summary>Use the setting of section 4 (σ_y = 0, 20 steps; seed 0 is its run), read each output with `metrics.classifier_probs`, and measure ‖A x̂ − y‖/‖y‖. Think about what the range/null decomposition guarantees and what it leaves to the prior.</details>
+#
 # 7. `resid_of["box_inpaint"]` holds the box-inpainting residuals too. Plot their residuals. Does
 #    any solver's $\hat x_0$ go below the noise level, and what would that mean?
+#    <details><summary>Hint</summary>Count the measurements: box inpainting keeps the image shape, and the hole's entries are pure noise that A x̂₀ can never reach. So there are two levels to draw, σ_y√m for all the noise and the norm of the hole's noise alone, which is a hard floor.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,
