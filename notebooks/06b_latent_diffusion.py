@@ -41,6 +41,7 @@ from invlab.diffusion import weights_dir
 from invlab.solvers import SOLVERS
 from invlab.solvers.latent import gluing_residual
 from invlab.solvers.purification import data_consistency
+from invlab.stats import paired_difference
 from invlab.viz import diverged, panel, show_trajectory
 from IPython.display import Markdown
 
@@ -249,12 +250,12 @@ for gamma in (0.0, 0.1):
 
 # %%
 assert psld[0.1]["glue"] <= psld[0.0]["glue"] * 1.05, "the gluing term should not increase its own residual"
-
-# %% [markdown]
-# **What the gluing term does here.** It lowers its own residual (printed: by about half). Its
-# effect on PSNR is not something this problem can show: the γ = 0 run is sensitive to
-# floating-point rounding. The same code and seeds give 19.4 dB (γ = 0) against 21.9 dB
-# (γ = 0.1) on one machine and 21.8 against 21.6 dB on another, so we claim no PSNR gain for it.
+glue_gain = paired_difference(metrics.psnr(psld[0.1]["res"].x.clamp(-1, 1), sr.x),
+                              metrics.psnr(psld[0.0]["res"].x.clamp(-1, 1), sr.x))
+Markdown(f"**What the gluing term does here.** It lowers its own residual, from {psld[0.0]['glue']:.3f} to "
+         f"{psld[0.1]['glue']:.3f}. Its effect on PSNR, glyph by glyph over these {sr.x.shape[0]} glyphs and one seed: "
+         f"{glue_gain.verdict('γ = 0.1', 'γ = 0')}. One seed of a run this sensitive (the γ = 0 run sits on the "
+         "knife-edge of section 2) is not enough to claim a PSNR gain either way.")
 
 # %% [markdown]
 # ### PSLD's $\hat x_0$ along the run
@@ -277,7 +278,7 @@ early, low = max(r[:STEPS // 5]), min(range(len(r)), key=r.__getitem__)
 assert early > 2 * r[0]                       # the first steps overshoot, far above the start
 assert r[-1] < r[0] / 2 and r[-1] > 1.3 * r[low]   # it ends well below the start, but above its low point
 Markdown(f"The first fifth of the run zigzags, up to {early:.2f} from a start of {r[0]:.2f}: the step "
-         f"ω = {psld[0.1]['res'].info['omega']:g} on the data norm overshoots (the knife-edge of section 2). From "
+         f"ω = {psld[0.1]['res'].info['omega']:g} on the data norm (the paper's 1, times T/steps) overshoots (the knife-edge of section 2). From "
          f"mid-run on the residual falls, still zigzagging a little, to {r[low]:.3f} at step {low}, then rises over the last "
          f"steps to {r[-1]:.3f}, {r[-1] / ae_rms:.1f}× the autoencoded glyph's {ae_rms:.3f}.")
 
@@ -570,7 +571,7 @@ failure it is often shown as**: at the best step size of section 2 (ζ = {best_z
 setting ω = 1 sits in that regime; its gluing term halves its own residual, but whether it recovers PSNR
 there is within the run-to-run spread (section 3). And **the autoencoder caps every latent solver**: on
 the blur all of them stop near its reconstruction ceiling (D(E(x)): {ceiling:.1f} dB), where pixel DCDP (notebook 06) goes far higher.
-A 4×-compressing autoencoder trained for a quarter of an hour is a small one; on 256² faces with a
+A 4×-compressing autoencoder trained briefly on a CPU is a small one; on 256² faces with a
 pretrained LDM the balance of cost shifts further towards the decoder, which is where approach II's
 savings matter most.""")
 
@@ -579,14 +580,25 @@ assert sorted(table, key=lambda k: db(table[k]))[-2:] == ["Latent-DPS", "ReSampl
 
 # %% [markdown]
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [06b · Solutions to the exercises](06b_latent_diffusion_solutions.ipynb).
+#
 # 1. Run Latent-DPS at ζ = 3 and plot the off-manifold measure along the run (a `callback` gets
 #    $\hat z_0$'s decoding). When does it leave the encoder's range?
+#    <details><summary>Hint</summary>To measure $\hat z_0$ itself, give the solver a shallow copy of the prior whose `decode` records its input (each step decodes $\hat z_0$ once), then apply section 2's `off_manifold` to every record. Run ζ = 0.3 beside it: the start of the run is not on the encoder's range for either.</details>
+#
 # 2. Remove the re-encode from approach I (copy `_dcdp_latent` from `invlab/solvers/purification.py`)
-#    and compare PSNR over 10 rounds.
+#    and compare PSNR over 10 rounds (a few rounds of fewer data steps keep it short on a CPU).
+#    <details><summary>Hint</summary>Write approach I with a `reencode` switch from `data_consistency`, `dcdp_schedule` and `purify`, check it against `SOLVERS["dcdp"](..., dc_space="latent")` on one short round, then compare the two switches per glyph with `invlab.stats.paired_difference` and look at the final latents' off-manifold measure too.</details>
+#
 # 3. ReSample with `hard_dc="pixel"` skips the decoder backprop inside the projection. How much
 #    faster is it, and what does it cost in PSNR?
-# 4. On a GPU, set `PRIOR = "CompVis/ldm-celebahq-256"` and a face from `invlab.test_image`:
-#    which approach wins on a 256² blur?
+#    <details><summary>Hint</summary>Compare `Result.seconds` as a ratio (the machine may be shared) and `info["calls"]` for the decoder backprops; compare PSNR per glyph with a paired interval. The guidance steps backpropagate through the decoder either way.</details>
+#
+# 4. Which DCDP approach wins on a blur? On a GPU, with `PRIOR = "CompVis/ldm-celebahq-256"` and a
+#    256² image from `invlab.test_image`; on a CPU, with this notebook's latent prior on
+#    `gaussian_blur` and a small budget (a few rounds, 4 glyphs).
+#    <details><summary>Hint</summary>Run `SOLVERS["dcdp"]` with `dc_space="latent"` and `"pixel"` at the same rounds and data steps and compare per glyph with `paired_difference`; section 6's table gives the means at the paper's budget. Ask how nearly invertible the blur is and what that leaves for the network to do.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,

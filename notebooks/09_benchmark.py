@@ -3,8 +3,8 @@
 #
 # Every pixel-space solver of notebooks 03–08 meets the others on the same problems with the same
 # yardstick: the same test glyphs, seven tasks (SR×4, box inpainting, Gaussian and motion blur,
-# random inpainting, phase retrieval, HDR) at $\sigma_y = 0.05$, each solver at a budget of about
-# 100 network passes. Then the exact-posterior yardstick of the Gaussian mixture, and advice on
+# random inpainting, phase retrieval, HDR) at $\sigma_y = 0.05$, each solver at its course budget
+# (the NFE column of the table: from 10 to a few hundred network passes). Then the exact-posterior yardstick of the Gaussian mixture, and advice on
 # which method to reach for — derived from these numbers, not from the papers' abstracts.
 #
 # **You will learn**
@@ -686,11 +686,21 @@ Markdown(f"What the table cannot show. The spectral methods — {cite_all(SPECTR
 
 # %% [markdown]
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [09 · Solutions to the exercises](09_benchmark_solutions.ipynb).
+#
 # 1. Give DPS and DDiff 1000 steps on box inpainting (`invlab bench --methods dps,ddiff --tasks
-#    box_inpaint --n 32`). How much do they gain, and at what cost?
+#    box_inpaint --n 32`). How much do they gain, and at what cost? (On a CPU in seconds: 300 steps
+#    against the grid's 100 on 4 glyphs.)
+#    <details><summary>Hint</summary>Run both step counts with the same glyphs and seed and compare per glyph with `invlab.stats.paired_difference`; read the cost from `Result.nfe` and `Result.vjp`. Do not assume the gain is positive for both: DPS's ζ is rescaled with the steps, DDiff's dual step is not.</details>
+#
 # 2. Run PnP-ADMM (notebook 05) on box inpainting with [DPIR]'s σ_max = 0.38 instead of the tuned 1.0. What happens
 #    in the hole, and why does a larger first noise level help?
-# 3. Rerun the grid at $\sigma_y = 0.2$. Which methods degrade most?
+#    <details><summary>Hint</summary>Build the hole's mask from the operator (`op.pinv(op(ones))`) and look at the mean grey level and the error inside it, against the truth's. Remember where the iterations start: $A^+y$, with 0 in the hole.</details>
+#
+# 3. Rerun the grid at $\sigma_y = 0.2$. Which methods degrade most? (A CPU-sized slice: a few
+#    solvers without a backward pass on SR×4, 4 glyphs, at 0.05 and 0.2.)
+#    <details><summary>Hint</summary>`invlab.bench.run_grid(..., sigma_y=[0.05, 0.2])` or the solvers with `GRID_HYPER`; the drop per glyph is a paired difference, and two methods' drops can be compared glyph by glyph too. Put the pseudo-inverse beside them as the no-prior reference.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,
