@@ -116,7 +116,7 @@ assert dc_psnr["DDC"] > dc_psnr["DDNM"] > dc_psnr["x̂₀"]
 #
 # - the **MSE** is the reconstruction term of the bound (a mean-squared-error restoration loss);
 # - **LPIPS** buys perceptual sharpness. It needs the optional `lpips` package and its VGG
-#   weights, which the course machine does not have, so our networks were trained **without** it
+#   weights (downloaded on first use), so our networks, trained offline, were trained **without** it
 #   (the training log says so; the paper's "w/o LPIPS" variant, which it reports as higher in
 #   PSNR and blurrier);
 # - the **KL** compares the one-step reverse sample $x_{t-1} = c_1\hat x_{0,y} + c_2 x_t + \sqrt{\tilde\beta_t}\,z$
@@ -669,8 +669,8 @@ claims = [
      f"at {SIGMAS[-1] / general.sigma_range[1]:.0f}× the largest training σ, always above $A^+y$"),
     ("kurtosis of $\\hat\\varepsilon$ nearer 0 than DDNM", "on random inpainting **yes**; on SR×4 and the blur **no**, "
      "because of the final $t = 0$ call"),
-    ("LPIPS term", f"**absent** (weight {general.info['loss_weights']['lpips']:g}): `lpips` is not installed here; our "
-     f"networks are the paper's \"w/o LPIPS\" variant"),
+    ("LPIPS term", f"**absent** (weight {general.info['loss_weights']['lpips']:g}): trained without the optional `lpips` "
+     f"dependency; our networks are the paper's \"w/o LPIPS\" variant"),
 ]
 Markdown("| claim ([DDC]) | here |\n|---|---|\n" + "\n".join(f"| {c} | {h} |" for c, h in claims)
          + f"\n\nThe networks are small ({n_params / 1e6:.1f} M parameters) and short-trained on a CPU "

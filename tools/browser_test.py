@@ -202,6 +202,15 @@ def move_widget(page, out: Path) -> None:
         }""", arg=[".jp-OutputArea .widget-interact img, .jp-OutputArea .widget-vbox img", before],
         timeout=120_000, polling=500)
     wait_for_kernel(page, 120)
+    settled, last = False, None                  # each key press queues a callback: wait for the last figure
+    for _ in range(60):
+        current = box.locator("img").first.get_attribute("src")
+        if current == last:
+            settled = True
+            break
+        last = current
+        time.sleep(1.5)
+    check(settled, "the figure settles after the slider move")
     box.screenshot(path=str(out / "widget_after.png"))
     check(box.locator("img").first.get_attribute("src") != before, "moving the slider changes the figure")
     texts = page.evaluate(STDERR_JS)

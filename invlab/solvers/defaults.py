@@ -174,5 +174,6 @@ def warn_few_steps(method: str, name: str, value: int, prior) -> None:
         while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
             frame, level = frame.f_back, level + 1
         warnings.warn(f"{name}={value}: {method} needs at least {least} {name} on {MIN_STEPS_PRIOR} to beat the "
-                      f"pseudo-inverse (measured by benchmarks/bench_min_steps.py); below that its estimate is "
-                      f"worse than A⁺y", UserWarning, stacklevel=level)
+                      f"pseudo-inverse on every course task (SR×4, box inpainting, Gaussian blur; measured by "
+                      f"benchmarks/bench_min_steps.py); with fewer it fell short of A⁺y on at least one",
+                      UserWarning, stacklevel=level)
