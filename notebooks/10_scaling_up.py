@@ -428,12 +428,22 @@ w.interact(projected, solver=w.Dropdown(options=[k for k in cost if k != "pseudo
 # 4. For the cost of every solver on a GPU and its quality on faces, run section 7's command.
 #
 # ## Exercises
+# Each exercise has a hint; worked solutions, executed, are in
+# [10 · Solutions to the exercises](10_scaling_up_solutions.ipynb).
+#
 # 1. With the real model, compare DPS at 1000 steps with DDiff at 100 on SR×4: quality and time.
+#    (Without a GPU: the same comparison on the glyph prior, with DPS-1000 read from
+#    `benchmarks/results/ddc.csv`.)
+#    <details><summary>Hint</summary>Count NFE and VJP as well as seconds: a DPS step is a forward and a backward pass. A stored table with means only allows no paired interval, so say what you can and cannot conclude.</details>
+#
 # 2. Run the stand-in with `dtype=torch.bfloat16` (`load_prior(..., dtype=...)`). Which solvers
 #    keep working, and why do DPS-like methods care more about precision?
+#    <details><summary>Hint</summary>Save the stand-in once (`stand_in_prior(folder, ...)`) and load the folder in both dtypes; run a few solvers at two steps with the same seed and compare each bfloat16 output with its float32 one. Think about which solvers backpropagate through the network.</details>
+#
 # 3. DPG's step is normalised (fixed Euclidean length), DPS's is not. Derive why the first needs
 #    √(D/D_paper) and the second only T/steps; then run DPS on SR×4 glyphs with ζ × √(D/D_paper)
-#    instead of its default and compare the residual ‖y − A x̂‖ over 16 glyphs.
+#    instead of its default and compare the residual ‖y − A x̂‖ over 16 glyphs (4 are enough to see it).
+#    <details><summary>Hint</summary>Write the per-pixel size of each step as a function of D. For the run, pass `zeta=` explicitly (the default is ζ·T/steps; `paper_scale(problem)` is √(D/D_paper)) and compare the RMS residuals per glyph with `invlab.stats.paired_difference`, against σ_y.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,
