@@ -151,9 +151,9 @@ else:
 #   measured values, so its gradient per value shrinks as 1/M: the same effective step needs
 #   η × M/M_paper for our measurement size M.
 # - **a step count** — DPS's ζ multiplies ∇‖y − A x̂₀‖, whose length does not grow with the image
-#   size either, so the argument above would give it √(D/D_paper) too; but the paper keeps one ζ
-#   across image sizes, and on glyphs the unscaled ζ is the one that works (exercise 3 measures the
-#   scaled one), so the package applies no size factor. ζ·steps fixed keeps the total pull towards
+#   size either, so the argument above would give it √(D/D_paper) too; on glyphs, however, the
+#   unscaled ζ is the one that works (exercise 3 measures the scaled one), so the package applies no
+#   size factor. ζ·steps fixed keeps the total pull towards
 #   the data when fewer steps than the paper's T = 1000 are run: ζ × T/steps.
 # - **per pixel or unit-free** — DAPS's Langevin rates and τ, DDRM's and DDNM's η, PnP-ADMM's λ,
 #   step counts: unchanged.
