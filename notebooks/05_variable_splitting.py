@@ -160,9 +160,9 @@ def ddiff_by_hand(problem, prior, steps, gamma0, generator, t_gamma=90, a=3.3, b
         u = u + x - z                                                        # 4. dual ascent
 
 
-gamma0 = SOLVERS["ddiff"](p4, prior, steps=2, generator=gen()).info["gamma0"]    # the default, scaled to 32×32
-mine = ddiff_by_hand(p4, prior, 20, gamma0, gen())
 pkg = SOLVERS["ddiff"](p4, prior, steps=20, generator=gen())
+gamma0 = pkg.info["gamma0"]                                                       # the default, scaled to 32×32
+mine = ddiff_by_hand(p4, prior, 20, gamma0, gen())
 torch.testing.assert_close(mine, pkg.x)
 paper_g0 = next(r["paper"] for r in defaults.table("ddiff") if r["where"] == "*" and r["parameter"] == "gamma0")
 print(f"γ0 = {gamma0:.2f}: the default for SR (tuned on held-out glyphs) × √(D_ours/D_paper) = {paper_scale(p4):.3f}; "
