@@ -565,7 +565,8 @@ Markdown("The samplers (guidance and projection) all beat the prior. DPG has the
 # %%
 TAUGHT = {"dps": "03", "pigdm": "03", "ddrm": "03", "ddnm": "03", "dpg": "04", "ddiff": "05", "pnp_admm": "05",
           "diffpir": "05", "daps": "05", "dcdp": "06", "ddc": "07", "red_diff": "08", "hrdis": "08"}
-nb_titles = {q.name[:2]: q.read_text().splitlines()[1] for q in NOTEBOOKS.glob("[0-9][0-9]_*.py")}
+nb_titles = {q.name[:2]: q.read_text().splitlines()[1] for q in NOTEBOOKS.glob("[0-9][0-9]_*.py")
+             if not q.stem.endswith("_solutions")}
 assert set(TAUGHT) == set(NAMES) == {m for m in METHODS if m not in BASELINES}
 assert all(NAMES[m] in nb_titles[nb] for m, nb in TAUGHT.items())      # the notebook's title names the solver
 
