@@ -59,10 +59,15 @@ def merge_rows(path: str, rows: list[dict], key: Callable[[dict], tuple]) -> lis
 
 def script_args(doc: str, argv=None, flags: Callable | None = None):
     """The command line of a benchmark script: ``--threads N`` (torch's intra-op threads; 0 keeps torch's
-    default) and whatever ``flags(parser)`` adds; parsed, the threads set, the namespace returned."""
+    default) and whatever ``flags(parser)`` adds; parsed, the threads set, the namespace returned. The CPU
+    kernels are pinned first (:func:`invlab.pin_cpu_kernels`), as the notebooks pin them, so a stored run
+    retraces in a notebook on any x86-64 machine."""
     import argparse
 
     import torch
+
+    import invlab
+    invlab.pin_cpu_kernels()
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     if flags is not None:

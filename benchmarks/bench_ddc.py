@@ -36,6 +36,7 @@ def problem(task: str, x: torch.Tensor):
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(OUT, "ddc.csv"))

@@ -44,6 +44,7 @@ def ranking(grid_rows: list[dict], task: str, top: int = TOP) -> list[str]:
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--n", type=int, default=4, help="glyphs (the first n test glyphs of the grid)")

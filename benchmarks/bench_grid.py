@@ -34,6 +34,7 @@ IMAGE_COLUMNS = ("method", "task", "image", "psnr", "ssim", "classifier_acc", "r
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     from _tables import merge_rows, write_csv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)

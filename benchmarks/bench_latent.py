@@ -45,6 +45,7 @@ def run(method: str, problem, prior, x_true, labels, **kw) -> dict:
 
 
 def main(argv=None) -> None:
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)

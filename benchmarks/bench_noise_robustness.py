@@ -34,6 +34,7 @@ METHODS = {   # shared with notebook 05
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(OUT, "noise_robustness.csv"))

@@ -27,6 +27,7 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def main(argv=None) -> None:
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=50)
     args = ap.parse_args(argv)

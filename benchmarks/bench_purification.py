@@ -47,6 +47,7 @@ def forward_seconds(prior, batch: int) -> float:
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(OUT, "purification.csv"))

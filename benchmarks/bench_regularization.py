@@ -32,6 +32,7 @@ def high_freq(x: torch.Tensor) -> float:
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)

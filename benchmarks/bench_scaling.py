@@ -315,6 +315,7 @@ def full_table(args) -> list[dict]:
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-celeba", dest="celeba", action="store_false",

@@ -54,6 +54,7 @@ def operator_seconds(problem, steps):
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--methods", default="dps,pigdm,ddrm,ddnm,dpg")

@@ -23,6 +23,7 @@ from invlab.bench import network_seconds, overhead_ratio, paired_overhead
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--skip-ablation", action="store_true", help="only the cost table")
     args = ap.parse_args(argv)

@@ -43,6 +43,7 @@ def solve(method: str, task: str, n: int, prior, sigma_y: float = SIGMA_Y):
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     from _tables import merge_rows, write_csv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0)

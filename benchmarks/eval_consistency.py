@@ -33,6 +33,7 @@ from invlab.stats import paired_difference
 
 
 def main(argv=None):
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="glyphs32-cm", help="a shipped name or a model folder")
     ap.add_argument("--n", type=int, default=1000)

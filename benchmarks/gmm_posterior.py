@@ -28,6 +28,7 @@ import time
 import torch
 from _tables import merge_rows, write_csv
 
+from invlab import pin_cpu_kernels
 from invlab.diffusion import load_prior
 from invlab.gmm_bench import linear_gaussian_problem, posterior_report
 from invlab.problems import linear_problem
@@ -69,6 +70,7 @@ def run(dim: int, seed: int, n: int, solvers=tuple(SETTINGS)) -> list[dict]:
 
 
 def main(argv=None):
+    pin_cpu_kernels()                              # the notebooks' kernels: stored runs retrace anywhere
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dims", default="8,80")
     ap.add_argument("--seeds", default="0,1,2")

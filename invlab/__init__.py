@@ -13,6 +13,6 @@ from .data import glyphs, test_image  # noqa: F401
 from .ddc import load_ddc  # noqa: F401
 from .diffusion import load_prior  # noqa: F401
 from .problems import TASKS, InverseProblem, make_operator, make_problem, task_defaults  # noqa: F401
-from ._notebook import setup_notebook  # noqa: F401
+from ._notebook import pin_cpu_kernels, setup_notebook  # noqa: F401
 from .solvers import SOLVERS, Result  # noqa: F401
 from .stats import PairedDifference, paired_difference  # noqa: F401

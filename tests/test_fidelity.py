@@ -243,3 +243,125 @@ def test_daps_matches_the_official_update(tiny):
     ours = SOLVERS["daps"](prob, prior, **kw, generator=gen()).x
     ref = daps_official(prior, prob, 6, 3, 4, 1e-2, 0.5, 20.0, 0.1, gen())
     torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------- DPG
+def dpg_official(prior, problem, steps, sampler, scale, mc, beta, rmin, generator):
+    """loveisbasa/DPG: ``p_sample_loop`` of guided_diffusion/gaussian_diffusion.py (its η and β per step)
+    around ``PGSampling.grad_and_value`` of guided_diffusion/condition_methods.py, for one image (the
+    official norms run over the whole batch), ``Znorm`` = the image's size. The unconditional step is
+    the respaced DDIM (η = 0) step or the DDPM posterior draw with the fixed posterior variance (the
+    official model learns it); the DDPM loop's draw at t = 0, multiplied by zero there, is not made."""
+    y, A = problem.y, problem.op
+    ab_all = prior.alpha_bar
+    T = prior.T
+    if sampler == "ddim":                                        # space_timesteps("ddimN"): the leading grid
+        use = list(range(0, T, T // steps))
+    else:                                                        # space_timesteps("N"): evenly spread, rounded
+        use = [round(i * (T - 1) / (steps - 1)) for i in range(steps)]
+    n = len(use)
+    ab = ab_all[use]
+    ab_prev = torch.cat([torch.ones(1, dtype=ab.dtype), ab[:-1]])
+    D = problem.x[0].numel()
+    x = torch.randn(problem.x.shape, generator=generator, dtype=torch.float64).to(y)
+    prev_Z, prev_grad = None, None
+    for idx in reversed(range(n)):
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            et = prior.eps(x, use[idx])
+            x0_hat = (x - (1 - ab[idx]).sqrt() * et) / ab[idx].sqrt()
+        with torch.no_grad():
+            if sampler == "ddim":
+                eps = (x / ab[idx].sqrt() - x0_hat) / (1 / ab[idx] - 1).sqrt()
+                sample = ab_prev[idx].sqrt() * x0_hat + (1 - ab_prev[idx]).sqrt() * eps
+                eta_w, beta_w = (1.0 if idx > 0 else 0.0), 1.0
+            else:
+                b = 1 - ab[idx] / ab_prev[idx]
+                coef1 = b * ab_prev[idx].sqrt() / (1 - ab[idx])
+                coef2 = (1 - ab_prev[idx]) * (1 - b).sqrt() / (1 - ab[idx])
+                sample = coef1 * x0_hat + coef2 * x
+                if idx != 0:
+                    var = b * (1 - ab_prev[idx]) / (1 - ab[idx])
+                    sample = sample + var.sqrt() * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+                eta_w = float(b / (1 - b).sqrt() / (1 - ab[idx]).sqrt()) if idx > 1 else 0.0
+                beta_w = 1.0 * idx / n
+            # PGSampling.grad_and_value
+            x_ref = x0_hat.detach()
+            Z = torch.linalg.norm(y - A(x_ref)) ** 2
+            norm_base = Z.clone()
+            if prev_Z is None:
+                prev_Z = Z
+            Z = 0.9 * prev_Z + 0.1 * Z
+            prev_Z = Z
+            r = torch.clamp(torch.sqrt(Z / D) / 2, min=rmin)
+            x0s = r * torch.randn((mc,) + tuple(x.shape[1:]), generator=generator, dtype=x.dtype) + x0_hat
+            difference = y - A(x0s)
+            err_norms = torch.linalg.norm(difference, dim=1) ** 2 - norm_base
+            p_0l = torch.exp(-err_norms / Z)
+            pB = (torch.sum(p_0l) - p_0l) / (mc - 1)
+        with torch.enable_grad():
+            log_q0t = torch.linalg.norm(x0s - x0_hat, dim=1) ** 2 / (2 * r * r)
+            loss = torch.mean((p_0l - pB) * log_q0t)
+            (x_t_grad,) = torch.autograd.grad(loss, x)
+        if prev_grad is None:
+            prev_grad = x_t_grad
+        else:
+            tmp_grad = x_t_grad
+            x_t_grad = beta * beta_w * prev_grad + (1 - beta * beta_w) * tmp_grad
+            prev_grad = tmp_grad                                 # the unsmoothed gradient is kept
+        grad = x_t_grad / (x_t_grad.norm() + 1e-7)
+        x = sample - scale * eta_w * grad
+    return x.detach()
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_dpg_matches_the_official_update(tiny, sampler, beta):
+    prior, prob, _ = tiny
+    one = linear_problem(prob.op.A, prob.x[:1].clone(), sigma_y=prob.sigma_y, y=prob.y[:1].clone())
+    kw = dict(steps=10, sampler=sampler, scale=0.3, n_samples=16, r_min=0.05, beta_cfg=beta)
+    ours = SOLVERS["dpg"](one, prior, **kw, spectral=False, chunk=16, generator=gen()).x
+    ref = dpg_official(prior, one, 10, sampler, 0.3, 16, beta, 0.05, gen())
+    torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------- HRDIS
+def hrdis_official(prior, problem, steps, beta, lr, obs_weight, grad_term_weight, mu0, generator, warm=0):
+    """deng-ai-lab/HRDIS algos/HRDIS.py ``sample`` (σ_x0 = 0, ``awd``, linear weighting) with the Adam of
+    its code; ``warm`` > 0 adds the paper's phase-retrieval warm start (App. B.1: the first ``warm`` steps
+    take fresh noise), which the code does not carry. The official ``noise_x0`` draw, multiplied by
+    σ_x0 = 0, is not made; the loss is a mean over the batch, which Adam's normalisation makes the same
+    step as invlab's sum of per-image means."""
+    ab_all = prior.alpha_bar
+    ts = list(range(0, prior.T, prior.T // steps))
+    mu = mu0.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([mu], lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+    last_noise = None
+    for i, ti in enumerate(reversed(ts)):
+        alpha_t = ab_all[ti]
+        noise_xt = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        noise = noise_xt if i == 0 or i < warm else (1 - beta) ** 0.5 * last_noise + beta ** 0.5 * noise_xt
+        xt = alpha_t.sqrt() * mu.detach() + (1 - alpha_t).sqrt() * noise
+        with torch.no_grad():
+            et = prior.eps(xt, ti)
+        if i > 0:
+            loss_obs = ((problem.y - problem.op(mu)) ** 2).mean() / 2
+            loss_noise = torch.mul((et - noise).detach(), mu).mean()
+            w_t = grad_term_weight * (1 - alpha_t).sqrt() / alpha_t.sqrt()
+            loss = w_t * loss_noise + obs_weight * loss_obs
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        last_noise = et.clone()
+    return mu.detach()
+
+
+@pytest.mark.parametrize("warm_start", [0.0, 0.5])
+def test_hrdis_matches_the_official_update(tiny, warm_start):
+    prior, prob, _ = tiny
+    mu0 = prob.op.pinv(prob.y)
+    kw = dict(steps=20, beta=0.2, lr=0.05, lambda1=1.0, lambda2=0.25)
+    ours = SOLVERS["hrdis"](prob, prior, **kw, weighting="linear", warm_start=warm_start, x_init=mu0,
+                            generator=gen()).x
+    ref = hrdis_official(prior, prob, 20, 0.2, 0.05, 1.0, 0.25, mu0, gen(), warm=round(warm_start * 20))
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)

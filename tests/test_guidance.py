@@ -240,6 +240,22 @@ def test_hrdis_callback_sees_the_bootstrap_target(prior, glyphs2):
     assert all(x0.shape == x.shape and torch.isfinite(x0).all() for _, x0 in seen)
 
 
+def test_regularisation_starts_phase_retrieval_from_the_measured_magnitudes(prior, glyphs2):
+    """No pseudo-inverse: µ starts, as in the HRDIS code, from |F⁻¹ y| with zero phase, cropped to the image —
+    which depends on y only, so the glyph turned by 180° with its sign flipped (the same magnitudes) starts the same."""
+    from invlab.solvers.regularization import starting_image
+    x, _ = glyphs2
+    p = invlab.make_problem("phase_retrieval", x, sigma_y=0.0, seed=0)
+    start = starting_image(p)
+    assert start.shape == x.shape and bool((start >= 0).all())
+    shifted = invlab.make_problem("phase_retrieval", -torch.flip(x, dims=(-2, -1)), sigma_y=0.0, seed=0)
+    torch.testing.assert_close(shifted.y, p.y, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(starting_image(shifted), start, rtol=1e-4, atol=1e-4)
+    for name in ("hrdis", "red_diff"):                             # x_init is no longer needed
+        r = SOLVERS[name](p, prior, steps=3, generator=g())
+        assert r.x.shape == x.shape and bool(torch.isfinite(r.x).all())
+
+
 def test_regularisation_data_terms_for_poisson_and_speckle():
     from invlab.solvers.regularization import _data_loss
     x = invlab.glyphs(2, split="test")[0]

@@ -97,3 +97,26 @@ def test_setup_notebook_pins_one_thread_and_checks_threads():
                 invlab.setup_notebook(threads=bad)
     finally:
         torch.set_num_threads(before)
+
+
+def test_pin_cpu_kernels_sets_what_is_unset_and_checks_its_argument(monkeypatch):
+    """The notebooks and the benchmarks compute with the same (AVX2) kernels on every x86-64 machine."""
+    import platform
+
+    import pytest
+
+    import invlab
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")                  # set by the caller: kept
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert isinstance(invlab.pin_cpu_kernels(), str)
+    import os
+    assert os.environ["ATEN_CPU_CAPABILITY"] == "avx2" and os.environ["ONEDNN_MAX_CPU_ISA"] == "SSE41"
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    invlab.pin_cpu_kernels()
+    assert "ATEN_CPU_CAPABILITY" not in os.environ                     # other CPUs: nothing changes
+    invlab.pin_cpu_kernels(None)
+    for bad in ("avx512", "AVX2", 2, True):
+        with pytest.raises(ValueError, match="^kernels: "):
+            invlab.pin_cpu_kernels(bad)

@@ -114,7 +114,7 @@ def _rewards_spectral(problem, x0, res0, r, n_samples, chunk, E, Z, poisson, gen
 
 @solver
 def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: float | None = None,
-        n_samples: int = 256, r_min: float = 0.05, beta_cfg: float = 0.0, chunk: int = 128,
+        n_samples: int | None = None, r_min: float | None = None, beta_cfg: float | None = None, chunk: int = 128,
         likelihood: str | None = None, clamp: bool | None = None, spectral: bool | None = None, keep: int = 0,
         generator=None, callback=None):
     """Diffusion Policy Gradient guidance, [DPG, Alg. 1] with the details of its official code. Per step t:
@@ -126,18 +126,26 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     3. x_0^(i) = x̂_0 + r_t ξ_i (N samples, detached); p_i = exp(−(‖y − A x_0^(i)‖² − E_t)/Z_t).
     4. Leave-one-out baseline b_i = (Σ_j p_j − p_i)/(N − 1).
     5. ℓ(x_t) = (1/N) Σ_i (p_i − b_i) ‖x_0^(i) − x̂_0(x_t)‖²/(2r_t²); g = ∇_{x_t} ℓ (one VJP);
-       optional smoothing g̃ = w g_prev + (1 − w) g, w = β_cfg·(1 for DDIM, t/1000 for DDPM).
-    6. x_{t−1} = x' − s · η_t · g̃/‖g̃‖, η_t = 1 (DDIM) or β_t/(√α_t √(1−ᾱ_t)) (DDPM, 0 at the end).
+       optional smoothing g̃ = w g_prev + (1 − w) g, w = β_cfg·(1 for DDIM; k/N for DDPM, the step's
+       index k on the N-step grid counted from 0 at the end: t/1000 at 1000 steps), with
+       g_prev the previous step's *unsmoothed* gradient (a two-step average, not a running one).
+    6. x_{t−1} = x' − s · η_t · g̃/‖g̃‖, η_t = 1 (DDIM) or β_t/(√α_t √(1−ᾱ_t)) (DDPM); η_t = 0 at DDIM's
+       last step and DDPM's last two, as in the official sampling loop.
 
     Z and g_prev are reset at every call (the official script leaks them across images). The N
     samples go through A in chunks of ``chunk`` (memory stays bounded). ``scale`` defaults to the
-    paper's FFHQ value for the task and sampler times √(D_ours/D_paper).
+    paper's FFHQ value for the task and sampler times √(D_ours/D_paper); ``n_samples``, ``r_min`` and
+    ``beta_cfg`` default per task from :mod:`invlab.solvers.defaults`, the official configs' values
+    beside them (N = 500-11000 there; 256 here, drawn in A's row space).
 
     ``spectral`` (default: whenever A is linear with an SVD view) draws the N samples in A's row
     space and their summed null-space part in one draw (:func:`_rewards_spectral`): the same
     estimator in distribution, N·rank(A) + D normals per image instead of N·D. ``False`` draws
     every ξ_i in full, as the paper's code does.
     """
+    d = lookup("dpg", problem.task)
+    n_samples, r_min, beta_cfg = (d[k] if v is None else v for k, v in
+                                  (("n_samples", n_samples), ("r_min", r_min), ("beta_cfg", beta_cfg)))
     poisson, spectral, scale = _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg,
                                         likelihood, spectral, scale)
     sched, D = prior.schedule, math.prod(prior.image_shape)
@@ -161,12 +169,13 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
         with torch.enable_grad():
             (g,) = torch.autograd.grad(x0, x, grad_outputs=v)                         # 5. one VJP
         with torch.no_grad():
+            g_raw = g
             if beta_cfg > 0 and g_prev is not None:                                   # 5. smoothing
-                w = beta_cfg * (1.0 if sampler == "ddim" else t / prior.T)
+                w = beta_cfg * (1.0 if sampler == "ddim" else (len(grid) - 1 - i) / len(grid))
                 g = w * g_prev + (1 - w) * g
-            g_prev = g
+            g_prev = g_raw                                  # the official code keeps the unsmoothed gradient
             gnorm = g.flatten(1).norm(dim=1).view(view)
-            x = x_next - scale * _step_weight(sched, sampler, t, s) * g / (gnorm + 1e-7)   # 6.
+            x = x_next - scale * _step_weight(sched, sampler, t, s, len(grid) - i) * g / (gnorm + 1e-7)   # 6.
         losses.append(E.sqrt())
         if keep and (i % keep == 0 or s < 0):
             traj.append(x0d)
@@ -213,11 +222,13 @@ def _policy_radius(res, Z, D, poisson, r_min):
     return E, Z, r
 
 
-def _step_weight(sched, sampler, t, s) -> float:
-    """Step 6's η_t: 1 for DDIM; β_t/(√α_t √(1−ᾱ_t)) for DDPM on the respaced grid, 0 after the last step."""
+def _step_weight(sched, sampler, t, s, left: int) -> float:
+    """Step 6's η_t, ``left`` the steps still to take including this one: 1 for DDIM, 0 at its last step;
+    β_t/(√α_t √(1−ᾱ_t)) for DDPM on the respaced grid, 0 at its last two steps (the official sampling loop:
+    ``eta = 1 if idx > 0`` for DDIM, ``… if idx > 1 else 0`` for DDPM)."""
+    if left <= (1 if sampler == "ddim" else 2):
+        return 0.0
     if sampler == "ddim":
         return 1.0
-    if s < 0:
-        return 0.0
     beta = 1 - float(sched.ab(t) / sched.ab(s))
     return beta / (math.sqrt(1 - beta) * math.sqrt(1 - float(sched.ab(t))))

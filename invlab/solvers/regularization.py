@@ -65,7 +65,14 @@ def starting_image(problem) -> torch.Tensor:
     (AᵀA + σ_y² I)⁻¹ Aᵀ y, which damps the directions whose singular values are below the noise
     — the authors' code gets the same effect from DDRM's deblurring pseudo-inverse, which zeroes
     singular values below 3e-2. (The exact A⁺y of a noisy Gaussian blur is pure amplified noise:
-    3 dB on glyphs, and RED-diff never recovers from it.)"""
+    3 dB on glyphs, and RED-diff never recovers from it.)
+
+    Phase retrieval has no pseudo-inverse; the authors' code starts from the measured magnitudes
+    with zero phase, |F⁻¹ y| cropped to the image (centred, so the zero shift lands mid-image)."""
+    if problem.op.name == "phase_retrieval":
+        (ph, pw), (h, w) = problem.op.pad, problem.x.shape[-2:]
+        back = torch.fft.fftshift(torch.fft.ifft2(problem.y, norm="ortho"), dim=(-2, -1)).abs()
+        return back[..., ph:ph + h, pw:pw + w].contiguous()
     if problem.sigma_y > 0 and problem.op.linear:
         from .splitting import data_prox
         return data_prox(problem, torch.zeros_like(problem.x), 1.0 / problem.sigma_y ** 2)
@@ -73,9 +80,10 @@ def starting_image(problem) -> torch.Tensor:
 
 
 def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting, clip_min, x_init,
-                skip_first, generator, callback):
+                skip_first, generator, callback, warm_start=0.0):
     check_fraction("beta", beta, closed_hi=True)
     check_int("steps", steps, lo=1, hi=prior.T)
+    check_fraction("warm_start", warm_start, closed_hi=True)
     warn_few_steps("red_diff" if beta == 1.0 else "hrdis", "steps", steps, prior)
     check_positive("lr", lr)
     check_positive("lambda1", lambda1, allow_zero=True)
@@ -83,7 +91,7 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
     check_choice("weighting", weighting, WEIGHTINGS)
     check_positive("clip_min", clip_min, allow_zero=True)
     if x_init is None:
-        if not hasattr(problem.op, "pinv"):
+        if not hasattr(problem.op, "pinv") and problem.op.name != "phase_retrieval":
             raise ValueError(f"x_init: {problem.op.name} has no pseudo-inverse to start µ from; pass "
                              "x_init=<an image batch> (e.g. zeros, or a DPS estimate)")
         mu0 = starting_image(problem)
@@ -95,10 +103,11 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
     mu = mu0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([mu], lr=lr, betas=(0.9, 0.99))
     grid = timesteps(prior.T, steps, "leading").tolist()
-    eps_prev = None
+    eps_prev, n_warm = None, round(warm_start * len(grid))
     for i, t in enumerate(grid):
         fresh = randn(mu.shape, generator, like=mu)
-        eps_h = fresh if eps_prev is None else math.sqrt(1 - beta) * eps_prev + math.sqrt(beta) * fresh
+        hybrid = eps_prev is not None and i >= n_warm      # the warm start's steps take fresh noise (β = 1)
+        eps_h = math.sqrt(1 - beta) * eps_prev + math.sqrt(beta) * fresh if hybrid else fresh
         a = sched.ab(t, mu)
         with torch.no_grad():
             mu_t = a.sqrt() * mu.detach() + (1 - a).sqrt() * eps_h
@@ -134,15 +143,23 @@ def red_diff(problem, prior, *, steps: int | None = None, lr: float | None = Non
 
 @solver
 def hrdis(problem, prior, *, beta: float = 0.2, steps: int | None = None, lr: float | None = None,
-          lambda1: float | None = None, lambda2: float | None = None, weighting: str = "linear",
-          clip_min: float = 2.0, x_init=None, generator=None, callback=None):
-    """Hybrid regularisation (HRDIS): ε_h = √(1−β) ε_prev + √β ε_fresh, β = 0.2 by default;
-    ``beta=0`` is consistency regularisation (CR). The first step only seeds ε_prev, as in the
-    authors' code. Defaults per task from the paper's Table 5.
+          lambda1: float | None = None, lambda2: float | None = None, weighting: str | None = None,
+          clip_min: float = 2.0, warm_start: float | None = None, x_init=None, generator=None, callback=None):
+    """Hybrid regularisation (HRDIS) [HRDIS, Alg. 1, Eq. 17]: ε_h = √(1−β) ε_prev + √β ε_fresh,
+    β = 0.2 by default; ``beta=0`` is consistency regularisation (CR). The first step only seeds
+    ε_prev, as in the authors' code.
+
+    ``warm_start`` is the fraction of the steps that take fresh noise (β = 1, RED-diff's rule)
+    before the hybrid rule starts: the paper runs phase retrieval so, 250 fresh-noise steps of
+    500 (App. B.1), and that is its default there; 0 elsewhere. For noisy data the paper sets
+    λ1 = 0.1 and clips ω_t below at 2λ2 (``weighting="clip"``, App. C.2). Defaults per task from
+    :mod:`invlab.solvers.defaults`, the paper's Table 5 beside each.
     """
     d = lookup("hrdis", problem.task, problem.sigma_y)
     return _regularize(problem, prior, beta=beta, steps=d["steps"] if steps is None else steps,
                        lr=d["lr"] if lr is None else lr,
                        lambda1=d["lambda1"] if lambda1 is None else lambda1,
-                       lambda2=d["lambda2"] if lambda2 is None else lambda2, weighting=weighting,
-                       clip_min=clip_min, x_init=x_init, skip_first=True, generator=generator, callback=callback)
+                       lambda2=d["lambda2"] if lambda2 is None else lambda2,
+                       weighting=d["weighting"] if weighting is None else weighting,
+                       clip_min=clip_min, warm_start=d["warm_start"] if warm_start is None else warm_start,
+                       x_init=x_init, skip_first=True, generator=generator, callback=callback)
