@@ -5,7 +5,7 @@ y where the task has no pseudo-inverse) and the six solvers with the highest mea
     python benchmarks/bench_gallery.py [--threads N] [--n 4]
 
 Every solver runs with the grid's settings (``benchmarks/bench_grid.py``): σ_y = 0.05, the problem
-and the solver seeded with 0 (``torch.Generator``), its defaults plus ``invlab.bench.GRID_HYPER``.
+and the solver seeded with 0 (``torch.Generator``), its defaults plus ``invlab.bench.grid_hyper``.
 The glyphs are the first ``n`` of the grid's 32, but the problem is built for those ``n`` alone, so
 its noise draw (and a stochastic solver's) is not the grid's: the PSNR here are this run's own, one
 per image, beside the grid's mean over its 32 glyphs.
@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 import invlab
 from invlab import metrics
-from invlab.bench import GRID_HYPER, GRID_TASKS
+from invlab.bench import GRID_HYPER, GRID_TASK_HYPER, GRID_TASKS, grid_hyper
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
 BASELINES = ("pseudo_inverse", "prior_sample")
@@ -70,7 +70,7 @@ def main(argv=None):
             tensors[f"measurement/{task}"] = p.y.half().contiguous()
         for method, rank in shown + [(m, i + 1) for i, m in enumerate(methods)]:
             r = invlab.SOLVERS[method](p, prior, generator=torch.Generator().manual_seed(SEED),
-                                       **GRID_HYPER.get(method, {}))
+                                       **grid_hyper(method, task))
             est = r.x.clamp(-1, 1)
             key = f"measurement/{task}" if method == "pseudo_inverse" else f"{task}/{method}"
             tensors[key] = est.half().contiguous()
@@ -82,7 +82,8 @@ def main(argv=None):
                   f"(grid {grid_psnr[method, task]:6.2f})  NFE {r.nfe:5d}  {r.seconds:6.1f} s  "
                   f"[{time.time() - t0:5.0f} s]", flush=True)
     meta = {"order": json.dumps(order), "sigma_y": str(SIGMA_Y), "seed": str(SEED), "images": str(args.n),
-            "hyper": json.dumps(GRID_HYPER, sort_keys=True)}
+            "hyper": json.dumps(GRID_HYPER, sort_keys=True),
+            "task_hyper": json.dumps({f"{m}/{t}": kw for (m, t), kw in GRID_TASK_HYPER.items()}, sort_keys=True)}
     save_file(tensors, os.path.join(OUT, "gallery.safetensors"), metadata=meta)
     write_csv(os.path.join(OUT, "gallery.csv"), rows)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {time.time() - t0:.0f} s in all")

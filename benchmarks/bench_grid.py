@@ -3,7 +3,7 @@
     python benchmarks/bench_grid.py [--threads N] [--n 32]
 
 Each solver runs at its defaults (``invlab.solvers.defaults``) at a budget of about 100 network
-passes: the 1000-step methods get the settings of ``invlab.bench.GRID_HYPER`` — the same budget
+passes: the 1000-step methods get the settings of ``invlab.bench.grid_hyper`` — the same budget
 for everyone is the fair comparison on a CPU. A (method, task) pair the method cannot handle — a nonlinear operator
 for a method that needs an SVD or a closed-form proximal step — is recorded as unsupported with
 the solver's own error message, raised before any work. Cells are cached by
@@ -24,10 +24,10 @@ import time
 import torch
 
 import invlab
-from invlab.bench import GRID_HYPER, GRID_METHODS, GRID_TASKS, run_grid, summarize
+from invlab.bench import GRID_METHODS, GRID_TASKS, grid_hyper, run_grid, summarize
 
 OUT = os.path.join(os.path.dirname(__file__), "results")
-TASKS, METHODS, HYPER = GRID_TASKS, GRID_METHODS, GRID_HYPER
+TASKS, METHODS = GRID_TASKS, GRID_METHODS
 COLUMNS = ("method", "task", "sigma_y", "images", "psnr", "ssim", "classifier_acc", "fd", "residual", "nfe", "vjp",
            "seconds")
 IMAGE_COLUMNS = ("method", "task", "image", "psnr", "ssim", "classifier_acc", "residual")
@@ -52,7 +52,7 @@ def main(argv=None):
         for method in args.methods.split(","):
             try:
                 cell = run_grid([method], [task], sigma_y=0.05, n=args.n, prior=prior,
-                                hyper={method: HYPER.get(method, {})}, progress=False,
+                                hyper={method: grid_hyper(method, task)}, progress=False,
                                 refresh=method in args.fresh.split(","))
             except (ValueError, TypeError, NotImplementedError) as e:
                 unsupported.append({"method": method, "task": task, "reason": str(e).splitlines()[0]})

@@ -3,7 +3,7 @@
     python benchmarks/thread_stability.py [--n 8] [--methods dps,ddnm]
 
 Every solver of the benchmark grid runs on the same ``n`` test glyphs, problems and seeds (SR×4
-and box inpainting, σ_y = 0.05, the grid's settings ``invlab.bench.GRID_HYPER``) once with one
+and box inpainting, σ_y = 0.05, the grid's settings ``invlab.bench.grid_hyper``) once with one
 torch thread and once with two, each in a fresh process so the thread pool is set before any
 work. Floating-point sums are reduced in a different order, so the estimates differ in the last
 bits and, for iterative stochastic solvers, those differences can grow. Writes
@@ -28,7 +28,7 @@ def worker(threads: int, methods: list[str], n: int) -> dict:
     import torch
 
     import invlab
-    from invlab.bench import GRID_HYPER
+    from invlab.bench import grid_hyper
     torch.set_num_threads(threads)
     prior = invlab.load_prior("glyphs32")
     x, _ = invlab.glyphs(n, split="test", seed=0)
@@ -37,7 +37,7 @@ def worker(threads: int, methods: list[str], n: int) -> dict:
         problem = invlab.make_problem(task, x, sigma_y=0.05, seed=0)
         for m in methods:
             try:
-                r = invlab.SOLVERS[m](problem, prior, **GRID_HYPER.get(m, {}), generator=0)
+                r = invlab.SOLVERS[m](problem, prior, **grid_hyper(m, problem.task), generator=0)
             except ValueError:                      # a task the method does not take (e.g. DDC's networks)
                 continue
             out[f"{m}/{task}"] = invlab.metrics.psnr(r.x, x).double().tolist()

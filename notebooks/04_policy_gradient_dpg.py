@@ -159,7 +159,8 @@ assert all(by[n, 1.0][0] > 3 * by[n, 1.0][1] for n in (4, 16, 64, 256))         
 # 4. leave-one-out baseline $b_i$;
 # 5. surrogate $\ell(x_t) = \frac1N\sum_i (p_i - b_i)\,\|x_0^{(i)} - \hat x_0(x_t)\|^2/(2r_t^2)$, whose
 #    gradient (one VJP through the network) is the REINFORCE estimate;
-# 6. $x_{t-1} = x' - s\,\eta_t\, g/\|g\|$ (a normalised step).
+# 6. $x_{t-1} = x' - s\,\eta_t\, g/\|g\|$ (a normalised step; none at DDIM's last step and DDPM's last
+#    two, as the official code does).
 #
 # Written out for the DDIM sampler on the 2-D mixture, then checked against `SOLVERS["dpg"]` with
 # `spectral=False`, the paper's draw of every $\xi_i$ (section 5 shows the cheaper draw the
@@ -192,8 +193,9 @@ def dpg_by_hand(problem, prior, *, steps, scale, n_samples, r_min, generator):
         with torch.enable_grad():
             ell = ((p - b)[..., None] * (cand - x0[None]) ** 2).sum(-1).mean(0) / (2 * r ** 2)   # 5.
             (g,) = torch.autograd.grad(ell.sum(), x)                           # one VJP
+        if s < 0:                                                              # 6. no step after the last
+            return x_next
         x = x_next - scale * g / (g.norm(dim=1, keepdim=True) + 1e-7)          # 6. normalised step
-    return x
 
 
 kw2d = dict(steps=100, scale=0.01, n_samples=64, r_min=0.0)

@@ -80,8 +80,9 @@ def dpg_by_hand(problem, prior, *, steps, scale, n_samples, r_min, generator, ba
         with torch.enable_grad():
             ell = ((p - b)[..., None] * (cand - x0[None]) ** 2).sum(-1).mean(0) / (2 * r ** 2)
             (g,) = torch.autograd.grad(ell.sum(), x)
+        if s < 0:
+            return x_next
         x = x_next - scale * g / (g.norm(dim=1, keepdim=True) + 1e-7)
-    return x
 
 
 kw2d = dict(steps=STEPS, scale=0.01, n_samples=64, r_min=0.0)     # the chapter's settings

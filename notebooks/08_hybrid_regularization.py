@@ -414,6 +414,71 @@ assert abs(noise_gain["speckle 10 looks"]) < 1.5                                
 # the prior to work with at these settings — an open exercise (exercise 4).
 
 # %% [markdown]
+# ## 8 · Two settings of the paper for special cases, measured
+#
+# Beside its main table the paper runs two more settings: for **phase retrieval**, "starting with
+# random noise for the first 250 steps, followed by hybrid noise for the remaining 250" (fresh noise,
+# RED-diff's rule, before the hybrid one: `hrdis(warm_start=0.5)`), and for **noisy data** a data
+# weight $\lambda_1 = 0.1$ with $\omega_t$ clipped below at $2\lambda_2$ so the prior stays active
+# near $t = 0$ (`lambda1=0.1, weighting="clip"`). Either would become a default only if it helped on
+# our prior. `python benchmarks/bench_hrdis_paper.py` ran both against the package's defaults on 32
+# held-out glyphs (the ones the defaults are tuned on) × 3 solver seeds at $\sigma_y = 0.05$; we read
+# its runs (one PSNR per glyph and seed), pair them and re-run one arm here to check the file.
+
+# %%
+from invlab.stats import paired_difference
+
+with open(RESULTS / "hrdis_paper.csv") as f:
+    paper_rows = list(csv.DictReader(f))
+arms_of = {}
+for r in paper_rows:
+    arms_of.setdefault(r["task"], {}).setdefault(r["arm"], {})[int(r["seed"]), int(r["image"])] = float(r["psnr"])
+n_seeds = 1 + max(int(r["seed"]) for r in paper_rows)
+n_held = 1 + max(int(r["image"]) for r in paper_rows)
+
+
+def arm(task, name):
+    """[seeds, glyphs] PSNRs of one arm."""
+    v = arms_of[task][name]
+    return torch.tensor([[v[s, i] for i in range(n_held)] for s in range(n_seeds)], dtype=torch.float64)
+
+
+special = {t: {a: arm(t, a) for a in arms_of[t]} for t in arms_of}
+warm = paired_difference(special["phase_retrieval"]["hrdis, warm start 0.5"],
+                         special["phase_retrieval"]["hrdis, no warm start"])
+red_pr = paired_difference(special["phase_retrieval"]["red_diff"], special["phase_retrieval"]["hrdis, no warm start"])
+noisy = {t: paired_difference(special[t]["hrdis, noisy-data setting"], special[t]["hrdis, noiseless setting"])
+         for t in ("sr4", "gaussian_blur", "box_inpaint")}
+for t, arms in special.items():
+    print(f"{t:16s} " + "  ".join(f"{a}: {float(v.mean()):.2f} dB" for a, v in arms.items()))
+
+# one arm live: the defaults on SR×4, solver seed 0, must give the file's PSNR glyph by glyph
+x_held, _ = invlab.glyphs(n_held, split="test", seed=1)
+p_held = invlab.make_problem("sr4", x_held.to(device), sigma_y=0.05, seed=1)
+live_held = metrics.psnr(SOLVERS["hrdis"](p_held, prior, generator=gen(0)).x, x_held.to(device)).double().cpu()
+gap_held = float((live_held - special["sr4"]["hrdis, noiseless setting"][0]).abs().max())
+print(f"SR×4 at the defaults, seed 0, live: largest per-glyph gap to the file {gap_held:.1e} dB")
+
+# %%
+assert gap_held < 1e-3                                   # the benchmark's run, retraced
+assert not warm.holds_zero and warm.mean < 0             # the warm start loses on glyphs
+assert all(not d.holds_zero and d.mean < 0 for d in noisy.values())   # so does the noisy-data setting
+assert invlab.solvers.defaults.lookup("hrdis", "phase_retrieval")["warm_start"] == 0.0   # hence the defaults
+assert invlab.solvers.defaults.lookup("hrdis", "sr4")["weighting"] == "linear"
+
+# %%
+tn8 = {"sr4": "SR×4", "gaussian_blur": "Gaussian blur", "box_inpaint": "box inpainting"}
+PAPER_NOISY = "the paper's noisy-data setting"
+Markdown(f"On phase retrieval (500 steps, µ started from $|F^{{-1}}y|$ as in the authors' code): "
+         f"{warm.verdict('HRDIS with the warm start', 'HRDIS without it')}; RED-diff, fresh noise throughout, "
+         f"against HRDIS without it: {red_pr.verdict('RED-diff', 'HRDIS')}. With noisy data, the paper's setting "
+         f"against the package's (λ1 = 1, unclipped ω_t): "
+         + "; ".join(f"{tn8[t]}: {d.verdict(PAPER_NOISY, 'the default')}" for t, d in noisy.items())
+         + f". Both stay off by default (`invlab.solvers.defaults` shows the paper's values beside ours). "
+           f"Over {n_held} glyphs × {n_seeds} seeds these are statements about the distribution on this prior; the "
+           f"paper tunes λ1 for 256×256 faces, where the balance of the two loss terms differs.")
+
+# %% [markdown]
 # ## Your turn: β, λ2 and the learning rate
 
 # %%
@@ -457,7 +522,7 @@ tn = {"box_inpaint": "box inpainting", "freeform_inpaint": "free-form inpainting
 gain = {t: hr_vs_dr[t]["psnr"][0] - hr_vs_dr[t]["psnr"][1] for t in TASKS3}
 Markdown(
     f"- *HRDIS beats RED-diff in perceptual quality at equal steps, losing at most {HRDIS_PAPER['max_psnr_loss_db']:g} dB "
-    "of PSNR*: HRDIS − RED-diff in PSNR " + ", ".join(f"{gain[t]:+.2f} dB on {tn[t]}".replace("-", "−") for t in TASKS3)
+    "of PSNR*: HRDIS − RED-diff in PSNR " + ", ".join(f"{gain[t]:+.2f}".replace("-", "−") + f" dB on {tn[t]}" for t in TASKS3)
     + " — the claim fails on free-form inpainting. Classifier accuracy: "
     + ", ".join(f"{hr_vs_dr[t]['accuracy'][0]:.2f} against {hr_vs_dr[t]['accuracy'][1]:.2f} on {tn[t]}" for t in TASKS3)
     + ". The Fréchet distance and the high-frequency energy do **not** consistently favour HRDIS on our prior (the "
@@ -473,7 +538,11 @@ Markdown(
     f"- *A shift ε ≈ {HRDIS_PAPER['shift']:g} is best*: **not** here — the smallest shift tried ({best_eps:g}, "
     f"{SHIFTS[best_eps]} steps) is best on box inpainting (section 6).\n"
     "- Noise types (not a paper claim): gain over $A^+y$ " + ", ".join(f"{v:+.1f} dB with {k}" for k, v in noise_gain.items())
-    + " (section 7).")
+    + " (section 7).\n"
+    f"- *A fresh-noise warm start helps phase retrieval*: **not** on glyphs — {warm.verdict('HRDIS with the warm start', 'HRDIS without it')}"
+    f" (section 8).\n"
+    f"- *λ1 = 0.1 with a clipped ω_t for noisy data*: **not** on glyphs at σ_y = 0.05 — it loses "
+    + ", ".join(f"{-d.mean:.1f} dB on {tn8[t]}" for t, d in noisy.items()) + " (section 8).")
 
 # %% [markdown]
 # ## Exercises

@@ -151,9 +151,11 @@ def hrdis(problem, prior, *, beta: float = 0.2, steps: int | None = None, lr: fl
 
     ``warm_start`` is the fraction of the steps that take fresh noise (β = 1, RED-diff's rule)
     before the hybrid rule starts: the paper runs phase retrieval so, 250 fresh-noise steps of
-    500 (App. B.1), and that is its default there; 0 elsewhere. For noisy data the paper sets
-    λ1 = 0.1 and clips ω_t below at 2λ2 (``weighting="clip"``, App. C.2). Defaults per task from
-    :mod:`invlab.solvers.defaults`, the paper's Table 5 beside each.
+    500 (App. B.1). For noisy data the paper sets λ1 = 0.1 and clips ω_t below at 2λ2
+    (``lambda1=0.1, weighting="clip"``, App. C.2). Neither helps on glyphs (the warm start loses
+    2.2 dB on phase retrieval, the noisy-data setting 1.2–9.8 dB on SR×4, blur and inpainting at
+    σ_y = 0.05: ``benchmarks/bench_hrdis_paper.py``), so both are off by default. Defaults per task
+    from :mod:`invlab.solvers.defaults`, the paper's values beside them.
     """
     d = lookup("hrdis", problem.task, problem.sigma_y)
     return _regularize(problem, prior, beta=beta, steps=d["steps"] if steps is None else steps,
