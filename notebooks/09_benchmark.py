@@ -50,7 +50,7 @@ from scipy.stats import spearmanr
 import invlab
 from IPython.display import Markdown
 from invlab import metrics
-from invlab.bench import GRID_HYPER, GRID_METHODS, GRID_TASKS, run_grid, summarize
+from invlab.bench import GRID_HYPER, GRID_METHODS, GRID_TASK_HYPER, GRID_TASKS, grid_hyper, run_grid, summarize
 from invlab.solvers import defaults
 from invlab.stats import paired_difference
 from invlab.viz import show_images, tile, to_numpy_image
@@ -99,7 +99,7 @@ solver_nfe = sorted(r["nfe"] for (m, t), r in grid.items() if m not in BASELINES
 print(f"{len(grid)} cells measured, {len(unsupported)} unsupported, {len(TASKS)} tasks, {N_IMAGES} glyphs a cell "
       f"(each glyph's {', '.join(PER_IMAGE)} kept); "
       f"median NFE {solver_nfe[len(solver_nfe) // 2]:.0f}; {grid_hours:.2f} h of one thread in all; "
-      f"budgets: {GRID_HYPER}")
+      f"budgets: {GRID_HYPER}, and per task {GRID_TASK_HYPER}")
 # the introduction's figures
 assert len(TASKS) == 7 and all(r["images"] == N_IMAGES and r["sigma_y"] == 0.05 for r in grid.values())
 assert solver_nfe[len(solver_nfe) // 2] == 100 and 0.2 < grid_hours < 0.35
@@ -167,6 +167,7 @@ def ranked(t):
 # the gallery is the grid's: its top solvers, its settings, its first glyphs
 assert all(gallery_order[t] == ranked(t)[:TOP] for t in TASKS), "gallery.safetensors is stale: rerun bench_gallery.py"
 assert json.loads(gallery_meta["hyper"]) == json.loads(json.dumps(GRID_HYPER))
+assert json.loads(gallery_meta["task_hyper"]) == {f"{m}/{t}": kw for (m, t), kw in GRID_TASK_HYPER.items()}
 assert float(gallery_meta["sigma_y"]) == 0.05 and int(gallery_meta["seed"]) == 0
 x_first, labels_first = invlab.glyphs(N_GALLERY, split="test", seed=0)
 torch.testing.assert_close(truth, x_first, atol=1e-3, rtol=0)
@@ -278,7 +279,8 @@ w.interact(show_gallery, task=w.Dropdown(options=list(TASKS), value="sr4"),
 # value beside invlab's and where invlab's comes from ("tuned": the best setting of
 # `benchmarks/tune_defaults.py`, on glyphs this grid never sees; "scaled": the paper's value
 # times the named rule). The 1000-step methods get `GRID_HYPER` on top, for the common budget of
-# about 100 network passes.
+# about 100 network passes, and so do RED-diff and HRDIS on phase retrieval, whose default there is
+# HRDIS's 500 steps (`GRID_TASK_HYPER`; `invlab.bench.grid_hyper(method, task)` merges the two).
 
 # %%
 rows = [r for r in defaults.table() if r["method"] in METHODS]
@@ -300,7 +302,7 @@ assert sigma_max["value"] == 1.0 and round(sigma_max["paper"], 2) == 0.38       
 
 # %%
 for m, t in LIVE:
-    rows = run_grid([m], [t], sigma_y=0.05, n=32, hyper={m: GRID_HYPER.get(m, {})}, use_cache=False,
+    rows = run_grid([m], [t], sigma_y=0.05, n=32, hyper={m: grid_hyper(m, t)}, use_cache=False,
                     progress=False)
     s = summarize(rows)[0]
     print(f"{m}/{t}: live {s['psnr']:.3f} dB vs shipped {grid[m, t]['psnr']:.3f} dB "

@@ -20,7 +20,7 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.bench import GRID_HYPER
+from invlab.bench import grid_hyper
 from invlab.solvers import SOLVERS, defaults
 from invlab.stats import paired_difference
 from invlab.viz import show_images
@@ -143,7 +143,7 @@ ex3 = {}
 for s in (0.05, 0.2):
     p = invlab.make_problem("sr4", x_true, sigma_y=s, seed=SEED)
     for m in SLICE:
-        ex3[m, s] = psnrs(SOLVERS[m](p, prior, generator=gen(), **GRID_HYPER.get(m, {})).x)
+        ex3[m, s] = psnrs(SOLVERS[m](p, prior, generator=gen(), **grid_hyper(m, "sr4")).x)
 drop = {m: paired_difference(ex3[m, 0.05], ex3[m, 0.2]) for m in SLICE}
 for m in SLICE:
     print(f"{NAMES[m]:5s} σ_y 0.05: {float(ex3[m, 0.05].mean()):6.2f} dB  0.2: {float(ex3[m, 0.2].mean()):6.2f} dB  "

@@ -378,7 +378,8 @@ def test_cuda_problems_and_mixed_devices(x1, prior):
     ("dps", dict(poisson_floor=0.0), "poisson_floor: must be"),
     ("diffpir", dict(zeta="0.5"), "zeta: expected a number"), ("daps", dict(sigma_min=-1.0), "sigma_min: must be > 0"),
     ("daps", dict(sigma_min=200.0), "sigma_min: must not exceed sigma_max"),
-    ("hrdis", dict(warm_start=1.5), "warm_start: must lie in"), ("hrdis", dict(warm_start="half"), "warm_start: expected"),
+    ("hrdis", dict(warm_start=1.5), "warm_start: must lie in"),
+    ("hrdis", dict(warm_start="half"), "warm_start: expected"),
     ("hrdis", dict(weighting="log"), "weighting"), ("dpg", dict(n_samples=1), "n_samples"),
     ("dpg", dict(beta_cfg=-0.1), "beta_cfg: must lie in"),
 ])
