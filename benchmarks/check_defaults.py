@@ -91,12 +91,12 @@ def summarize(per_image: list[dict]) -> list[dict]:
         psnr = {m: torch.tensor([float(r["psnr"]) for r in sorted(c, key=lambda r: int(r["image"]))],
                                 dtype=torch.float64) for m, c in cells.items()}
         solvers = [m for m in psnr if m not in REFERENCE]
-        best = max(solvers, key=lambda m: float(psnr[m].mean()))
+        best = max(solvers, key=lambda m: float(psnr[m].mean())) if solvers else None   # None: only A⁺y so far
         for m, p in psnr.items():
             c = cells[m][0]
             row = {"method": m, "task": task, "images": len(p), "psnr": round(float(p.mean()), 2),
                    "nfe": c["nfe"], "vjp": c["vjp"], "seconds": c["seconds"]}
-            if m != best and len(p) == len(psnr[best]):
+            if best is not None and m != best and len(p) == len(psnr[best]):
                 d = paired_difference(psnr[best], p, generator=torch.Generator().manual_seed(0))
                 row.update(gap=round(d.mean, 2), gap_low=round(d.low, 2), gap_high=round(d.high, 2))
             else:
