@@ -1,6 +1,7 @@
 """Where the solvers' defaults come from: small sweeps on held-out glyphs.
 
     python benchmarks/tune_defaults.py [--threads 1] [--n 16] [--methods diffpir,ddnm] [--families sr,deblur]
+                                       [--settings "scale=8.0"]
 
 Each solver's key hyperparameter(s) are swept per task family (``sr``: ``sr4``; ``deblur``:
 ``gaussian_blur``; ``inpaint``: ``box_inpaint``) at σ_y = 0.05 on ``n`` glyphs of the test
@@ -55,9 +56,9 @@ SWEEPS = {
     ("hrdis", "deblur"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
     ("hrdis", "inpaint"): {"lr": [0.1, 0.5], "lambda2": [0.05, 0.25]},
     ("dcdp", "sr_rounds"): {"purifier": ["tweedie"], "rounds": [100]},
-    ("dpg", "sr"): {"scale": [20.0, 50.0, 144.0]},
+    ("dpg", "sr"): {"scale": [3.0, 8.0, 20.0, 50.0, 144.0]},
     ("dpg", "deblur"): {"scale": [5.0, 14.4, 50.0]},
-    ("dpg", "inpaint"): {"scale": [20.0, 50.0, 144.0]},
+    ("dpg", "inpaint"): {"scale": [8.0, 20.0, 50.0, 144.0]},
 }
 FIXED: dict[str, dict] = {}
 COLUMNS = ("method", "family", "task", "setting", "psnr", "psnr_se", "images", "nfe", "seconds")
@@ -85,6 +86,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--methods", default=",".join(sorted({m for m, _ in SWEEPS})))
     ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--settings", default="", help="only these settings, as the table labels them "
+                    "(e.g. 'scale=8.0'; ';' between several): extends a sweep without rerunning it")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,6 +105,8 @@ def main(argv=None):
         for values in itertools.product(*grid.values()):
             setting = dict(zip(grid, values))
             label = " ".join(f"{k}={v}" for k, v in setting.items())
+            if args.settings and label not in args.settings.split(";"):
+                continue
             r = {"method": method, "family": family, "task": task, "setting": label,
                  **run(method, task, setting, args.n, prior)}
             rows.append(r)
