@@ -805,8 +805,8 @@ def section_print_only() -> list[str]:
 
 
 SECTIONS = [section_prior, section_consistency, section_latent_prior, section_gmm, section_grid, section_gallery,
-            section_defaults, section_purification, section_hrdis, section_hrdis_paper, section_ddc, section_latent, section_scaling,
-            section_noise_robustness, section_min_steps, section_notebook_runs, section_print_only]
+            section_defaults, section_purification, section_hrdis, section_hrdis_paper, section_ddc, section_latent,
+            section_scaling, section_noise_robustness, section_min_steps, section_notebook_runs, section_print_only]
 
 
 def generate() -> str:
