@@ -134,7 +134,8 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
 
     Z and g_prev are reset at every call (the official script leaks them across images). The N
     samples go through A in chunks of ``chunk`` (memory stays bounded). ``scale`` defaults to the
-    paper's FFHQ value for the task and sampler times √(D_ours/D_paper); ``n_samples``, ``r_min`` and
+    table's value for the task and sampler — the paper's FFHQ value, or for DDPM on SR and inpainting
+    one tuned on glyphs, both stated for 3×256×256 — times √(D_ours/D_paper); ``n_samples``, ``r_min`` and
     ``beta_cfg`` default per task from :mod:`invlab.solvers.defaults`, the official configs' values
     beside them (N = 500-11000 there; 256 here, drawn in A's row space).
 
