@@ -120,9 +120,24 @@ def test_map_solvers_bad_input():
                       (dict(weighting="cosine"), "weighting: unknown value")]:
         with pytest.raises(ValueError, match=match):
             SOLVERS["hrdis"](prob, prior, steps=2, **kw)
-    pr = invlab.make_problem("phase_retrieval", x, sigma_y=0.05)
-    with pytest.raises(ValueError, match="x_init: phase_retrieval has no pseudo-inverse"):
-        SOLVERS["red_diff"](pr, prior, steps=2)
+    # an operator with no pseudo-inverse (phase retrieval has its own start: the authors' |F⁻¹ y|)
+    import dataclasses
+
+    from invlab.operators import Operator
+
+    class Squared(Operator):
+        name = "squared"
+
+        def __init__(self, shape):
+            super().__init__(shape, shape)
+
+        def forward(self, v):
+            return v ** 2
+
+    op = Squared(tuple(x.shape[1:]))
+    custom = dataclasses.replace(prob, op=op, y=op(x), task="squared")
+    with pytest.raises(ValueError, match="x_init: squared has no pseudo-inverse"):
+        SOLVERS["red_diff"](custom, prior, steps=2)
 
 
 def test_dcdp_on_the_mixture(setup):
