@@ -30,6 +30,7 @@ imports torch for its version), so ``--check`` runs before any install.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import datetime
 import difflib
@@ -51,6 +52,16 @@ MINUS = "\u2212"
 def read_csv(name: str) -> list[dict]:
     with open(RESULTS / f"{name}.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def script_constant(script: str, name: str):
+    """A literal constant of ``benchmarks/<script>.py`` (read, not imported: the scripts need torch), so a
+    section states the rule its script applies without a copy of it."""
+    tree = ast.parse((ROOT / "benchmarks" / f"{script}.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise SystemExit(f"benchmarks/{script}.py: no constant {name}")
 
 
 def read_meta(name: str) -> dict:
@@ -548,7 +559,7 @@ def section_min_steps() -> list[str]:
 
 def section_defaults() -> list[str]:
     rows = read_csv("defaults")
-    tol = {"sr4": 3.0, "gaussian_blur": 3.0, "box_inpaint": 4.0}            # benchmarks/check_defaults.py
+    tol = script_constant("check_defaults", "TOLERANCE")
     solvers = [r for r in rows if r["within"] != "reference"]
     out = [r for r in solvers if r["within"] != "True"]
     body = [[TASK_NAMES.get(r["task"], r["task"]), r["method"], num(r["psnr"]),
@@ -572,10 +583,11 @@ def section_defaults() -> list[str]:
         "",
     ]
     if (RESULTS / "defaults_noiseless.csv").exists():
-        nl = {r["method"]: r for r in read_csv("defaults_noiseless") if r["task"] == "sr4"}
+        noiseless = read_csv("defaults_noiseless")
+        nl = {r["method"]: r for r in noiseless if r["task"] == "sr4"}
         if "dps" in nl and "dcdp" in nl:
             speed = float(nl["dps"]["seconds"]) / float(nl["dcdp"]["seconds"])
-            lines += [*provenance("defaults_noiseless", read_csv("defaults_noiseless"), label="noiseless"),
+            lines += [*provenance("defaults_noiseless", noiseless, label="noiseless"),
                       f"Noiseless SR×4 (σ_y = 0), same glyphs: DCDP at its defaults {num(nl['dcdp']['psnr'])} dB in "
                       f"{num(nl['dcdp']['seconds'], 1)} s, DPS at its 1000 steps {num(nl['dps']['psnr'])} dB in "
                       f"{num(nl['dps']['seconds'], 1)} s: DCDP is {speed:.0f}× faster and "

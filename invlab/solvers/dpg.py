@@ -145,8 +145,9 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     every ξ_i in full, as the paper's code does.
     """
     d = lookup("dpg", problem.task)
-    n_samples, r_min, beta_cfg = (d[k] if v is None else v for k, v in
-                                  (("n_samples", n_samples), ("r_min", r_min), ("beta_cfg", beta_cfg)))
+    n_samples = d["n_samples"] if n_samples is None else n_samples
+    r_min = d["r_min"] if r_min is None else r_min
+    beta_cfg = d["beta_cfg"] if beta_cfg is None else beta_cfg
     poisson, spectral, scale = _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg,
                                         likelihood, spectral, scale)
     sched, D = prior.schedule, math.prod(prior.image_shape)

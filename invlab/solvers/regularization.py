@@ -73,6 +73,9 @@ def starting_image(problem) -> torch.Tensor:
         (ph, pw), (h, w) = problem.op.pad, problem.x.shape[-2:]
         back = torch.fft.fftshift(torch.fft.ifft2(problem.y, norm="ortho"), dim=(-2, -1)).abs()
         return back[..., ph:ph + h, pw:pw + w].contiguous()
+    if not hasattr(problem.op, "pinv"):
+        raise ValueError(f"x_init: {problem.op.name} has no pseudo-inverse to start µ from; pass "
+                         "x_init=<an image batch> (e.g. zeros, or a DPS estimate)")
     if problem.sigma_y > 0 and problem.op.linear:
         from .splitting import data_prox
         return data_prox(problem, torch.zeros_like(problem.x), 1.0 / problem.sigma_y ** 2)
@@ -91,9 +94,6 @@ def _regularize(problem, prior, *, beta, steps, lr, lambda1, lambda2, weighting,
     check_choice("weighting", weighting, WEIGHTINGS)
     check_positive("clip_min", clip_min, allow_zero=True)
     if x_init is None:
-        if not hasattr(problem.op, "pinv") and problem.op.name != "phase_retrieval":
-            raise ValueError(f"x_init: {problem.op.name} has no pseudo-inverse to start µ from; pass "
-                             "x_init=<an image batch> (e.g. zeros, or a DPS estimate)")
         mu0 = starting_image(problem)
     else:
         mu0 = check_tensor("x_init", x_init)
