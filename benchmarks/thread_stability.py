@@ -47,7 +47,9 @@ def worker(threads: int, methods: list[str], n: int) -> dict:
 def main(argv=None):
     from _tables import write_csv
 
+    import invlab
     from invlab.bench import GRID_METHODS
+    invlab.pin_cpu_kernels()                       # the notebooks' kernels; the workers inherit the setting
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--methods", default=",".join(m for m in GRID_METHODS if m != "pseudo_inverse"))
