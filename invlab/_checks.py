@@ -29,6 +29,21 @@ def check_tensor(name: str, x, *, ndim: int | Iterable[int] | None = None, finit
     return x
 
 
+
+def check_batch(name: str, x, shape, owner: str) -> torch.Tensor:
+    """A finite floating tensor of shape (B, *shape); the error names ``name`` and ``owner`` (e.g.
+    "the glyphs32 prior")."""
+    check_tensor(name, x)
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{name}: {owner} expects shape (B, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+    return x
+
+
+def per_sample(value, dtype: torch.dtype, batch: int) -> torch.Tensor:
+    """A scalar or a per-sample value as a CPU tensor, a scalar expanded to (batch,)."""
+    v = torch.as_tensor(value, dtype=dtype).to("cpu")
+    return v.expand(batch) if v.ndim == 0 else v
+
 def check_image(name: str, x, *, channels: int | None = None, size: tuple[int, int] | None = None,
                 range_tol: float = 0.5) -> torch.Tensor:
     """Check an image batch (B, C, H, W) with values in [-1, 1] (up to ``range_tol``)."""

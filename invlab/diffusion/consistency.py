@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from .._checks import check_int, check_tensor
+from .._checks import check_batch, check_int, per_sample
 from ..rng import randn
 from ..weights_manifest import WeightsError, from_pretrained, read_json
 from .priors import cpu_layout, unet_input
@@ -130,13 +130,8 @@ class ConsistencyModel:
 
     def __call__(self, x: torch.Tensor, sigma, clamp: bool | None = None) -> torch.Tensor:
         """f(x, σ): the consistency function. ``sigma`` a float or a (B,) tensor in [σ_min, σ_max]."""
-        check_tensor("x", x)
-        if tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"x: the {self.name} model expects shape (B, {', '.join(map(str, self.image_shape))}), "
-                             f"got {tuple(x.shape)}")
-        sigma = torch.as_tensor(sigma, dtype=torch.float64).to("cpu")
-        if sigma.ndim == 0:
-            sigma = sigma.expand(x.shape[0])
+        check_batch("x", x, self.image_shape, f"the {self.name} model")
+        sigma = per_sample(sigma, torch.float64, x.shape[0])
         if bool(((sigma < self.sigma_min - 1e-9) | (sigma > self.sigma_max + 1e-6)).any()):
             raise ValueError(f"sigma: must lie in [{self.sigma_min}, {self.sigma_max}], "
                              f"got {sigma.min().item():.4g}..{sigma.max().item():.4g}")

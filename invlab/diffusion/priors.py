@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_fraction, check_int, check_tensor
+from .._checks import check_batch, check_fraction, check_int, check_tensor, per_sample
 from ..rng import randn
 from .schedule import VPSchedule, pairs, timesteps
 
@@ -72,14 +72,8 @@ class Prior:
 
     # -- core -----------------------------------------------------------------------------------
     def _check(self, x_t, t):
-        check_tensor("x_t", x_t)
-        k = len(self.image_shape)
-        if x_t.ndim != k + 1 or tuple(x_t.shape[1:]) != tuple(self.image_shape):
-            raise ValueError(f"x_t: the {self.name} prior expects shape (B, {', '.join(map(str, self.image_shape))}), "
-                             f"got {tuple(x_t.shape)}")
-        t = torch.as_tensor(t, dtype=torch.long).to("cpu")
-        if t.ndim == 0:
-            t = t.expand(x_t.shape[0])
+        check_batch("x_t", x_t, self.image_shape, f"the {self.name} prior")
+        t = per_sample(t, torch.long, x_t.shape[0])
         if t.shape != (x_t.shape[0],):
             raise ValueError(f"t: expected an int or a (B,) tensor, got shape {tuple(t.shape)}")
         if bool(((t < 0) | (t >= self.T)).any()):
@@ -144,6 +138,11 @@ class Prior:
         ref = self._reference(device, dtype)
         x = self._noise((n,) + tuple(self.image_shape), generator, ref)
         grid = timesteps(self.T, steps, "leading" if method == "ddim" else "respaced").tolist()
+        return self._walk(x, grid, method, eta, generator, clamp, callback)
+
+    def _walk(self, x, grid, method, eta, generator, clamp, callback):
+        """The unconditional reverse walk from x at ``grid[0]`` along ``grid``: DDIM (η) or DDPM steps,
+        x̂_0 after the last; ``callback(i, t, x_t, x̂_0)`` at each step."""
         with torch.no_grad():
             for i, (t, s) in enumerate(pairs(grid)):
                 eps, x0 = self.eps_and_x0(x, t, clamp)
@@ -167,13 +166,7 @@ class Prior:
         n_steps = min(steps, t_start + 1)
         grid = torch.linspace(t_start, 0, n_steps).round().long().unique().flip(0).tolist()
         xt = self.schedule.noise(x, t_start, self._noise(x.shape, generator, x))
-        with torch.no_grad():
-            for i, (t, s) in enumerate(pairs(grid)):
-                eps, x0 = self.eps_and_x0(xt, t, clamp)
-                if callback is not None:
-                    callback(i, t, xt, x0)
-                xt = ddim_step(self.schedule, x0, eps, t, s) if s >= 0 else x0
-        return xt
+        return self._walk(xt, grid, "ddim", 0.0, generator, clamp, callback)
 
 
 def cpu_layout(unet) -> bool:

@@ -63,6 +63,29 @@ class Result:
                 f"seconds={self.seconds:.3g}, peak_memory_bytes={self.peak_memory_bytes})")
 
 
+class Trace:
+    """What a step loop keeps, written once for the loops that share it: the per-step residual norms,
+    every ``keep``-th x̂_0 (and the last step's) for ``Result.trajectory``, and the caller's
+    ``callback(i, t, x, x̂_0)``. Call it once per step; :meth:`result` builds the :class:`Result`
+    (``info["residual_norm"]`` the stacked norms, when any were recorded)."""
+
+    def __init__(self, keep: int = 0, callback=None):
+        self.keep, self.callback, self.norms, self.frames = keep, callback, [], []
+
+    def __call__(self, i: int, t: int, s: int, x: torch.Tensor, x0: torch.Tensor, norm=None) -> None:
+        if norm is not None:
+            self.norms.append(norm)
+        if self.keep and (i % self.keep == 0 or s < 0):
+            self.frames.append(x0)
+        if self.callback is not None:
+            self.callback(i, t, x, x0)
+
+    def result(self, x: torch.Tensor, **info) -> "Result":
+        if self.norms:
+            info = {"residual_norm": torch.stack(self.norms), **info}
+        return Result(x=x, trajectory=self.frames or None, info=info)
+
+
 class _Counter:
     def __init__(self):
         self.nfe = 0

@@ -14,7 +14,7 @@ import torch
 from .._checks import check_choice, check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
-from .base import initial_noise, Result, solver
+from .base import initial_noise, solver, Trace
 from .defaults import lookup, warn_few_steps
 from .guidance import likelihood_of, paper_scale
 
@@ -144,19 +144,15 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
     estimator in distribution, N·rank(A) + D normals per image instead of N·D. ``False`` draws
     every ξ_i in full, as the paper's code does.
     """
-    d = lookup("dpg", problem.task)
-    n_samples = d["n_samples"] if n_samples is None else n_samples
-    r_min = d["r_min"] if r_min is None else r_min
-    beta_cfg = d["beta_cfg"] if beta_cfg is None else beta_cfg
-    poisson, spectral, scale = _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg,
-                                        likelihood, spectral, scale)
+    poisson, spectral, scale, n_samples, r_min, beta_cfg = _checked(problem, prior, steps, sampler, n_samples, chunk,
+                                                                    r_min, beta_cfg, likelihood, spectral, scale)
     sched, D = prior.schedule, math.prod(prior.image_shape)
     grid = timesteps(prior.T, steps, "respaced" if sampler == "ddpm" else "leading").tolist()
     x = initial_noise(problem, prior, generator)
     rewards = functools.partial(_rewards_spectral, row_space=_row_space(problem.op, x)) if spectral else _rewards
     view = (-1,) + (1,) * len(prior.image_shape)
     Z, g_prev = None, None
-    traj, losses = [], []
+    trace = Trace(keep, callback)
     for i, (t, s) in enumerate(pairs(grid)):
         x = x.detach().requires_grad_(True)
         with torch.enable_grad():
@@ -171,24 +167,20 @@ def dpg(problem, prior, *, steps: int = 1000, sampler: str = "ddpm", scale: floa
         with torch.enable_grad():
             (g,) = torch.autograd.grad(x0, x, grad_outputs=v)                         # 5. one VJP
         with torch.no_grad():
-            g_raw = g
-            if beta_cfg > 0 and g_prev is not None:                                   # 5. smoothing
-                w = beta_cfg * (1.0 if sampler == "ddim" else (len(grid) - 1 - i) / len(grid))
-                g = w * g_prev + (1 - w) * g
-            g_prev = g_raw                                  # the official code keeps the unsmoothed gradient
+            g, g_prev = _smoothed(g, g_prev, beta_cfg, sampler, i, len(grid)), g     # 5. smoothing
             gnorm = g.flatten(1).norm(dim=1).view(view)
             x = x_next - scale * _step_weight(sched, sampler, t, s, len(grid) - i) * g / (gnorm + 1e-7)   # 6.
-        losses.append(E.sqrt())
-        if keep and (i % keep == 0 or s < 0):
-            traj.append(x0d)
-        if callback is not None:
-            callback(i, t, x, x0d)
-    return Result(x=x, trajectory=traj or None,
-                  info={"residual_norm": torch.stack(losses), "scale": scale, "grid": grid})
+        trace(i, t, s, x, x0d, E.sqrt())
+    return trace.result(x, scale=scale, grid=grid)
 
 
 def _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg, likelihood, spectral, scale):
-    """dpg's arguments checked before any work: (Poisson likelihood?, spectral draw?, guidance scale)."""
+    """dpg's arguments, the unset ones filled from the defaults table, checked before any work:
+    (Poisson likelihood?, spectral draw?, guidance scale, n_samples, r_min, beta_cfg)."""
+    d = lookup("dpg", problem.task)
+    n_samples = d["n_samples"] if n_samples is None else n_samples
+    r_min = d["r_min"] if r_min is None else r_min
+    beta_cfg = d["beta_cfg"] if beta_cfg is None else beta_cfg
     check_int("steps", steps, lo=1, hi=prior.T)
     warn_few_steps("dpg", "steps", steps, prior)
     check_choice("sampler", sampler, ("ddpm", "ddim"))
@@ -203,9 +195,18 @@ def _checked(problem, prior, steps, sampler, n_samples, chunk, r_min, beta_cfg, 
     if spectral and not has_svd:
         raise ValueError(f"spectral: needs a linear operator with an SVD view; {problem.op.name} has none "
                          "(leave spectral=None to pick the full draw)")
-    scale = lookup("dpg", problem.task)[f"scale_{sampler}"] * paper_scale(problem) if scale is None else \
-        check_positive("scale", scale)
-    return poisson, (has_svd if spectral is None else spectral), scale
+    scale = d[f"scale_{sampler}"] * paper_scale(problem) if scale is None else check_positive("scale", scale)
+    return poisson, (has_svd if spectral is None else spectral), scale, n_samples, r_min, beta_cfg
+
+
+def _smoothed(g, g_prev, beta_cfg: float, sampler: str, i: int, n: int):
+    """Step 5's optional smoothing w g_prev + (1 − w) g, w = β_cfg (DDIM) or β_cfg·k/n (DDPM, k = n − 1 − i
+    the step's index on the n-step grid counted from 0 at the end); ``g_prev`` is the previous step's
+    unsmoothed gradient, as the official code keeps it. ``g`` itself at the first step or with β_cfg = 0."""
+    if beta_cfg == 0 or g_prev is None:
+        return g
+    w = beta_cfg * (1.0 if sampler == "ddim" else (n - 1 - i) / n)
+    return w * g_prev + (1 - w) * g
 
 
 def _unconditional_step(sched, sampler, x0, eps, x_t, t, s, generator):

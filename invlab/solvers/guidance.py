@@ -17,7 +17,7 @@ from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
 from ..noise import PoissonNoise
 from .defaults import lookup, warn_few_steps
-from .base import initial_noise, Result, solver
+from .base import initial_noise, solver, Trace
 
 __all__ = ["dps", "pigdm", "paper_scale", "likelihood_of"]
 
@@ -89,7 +89,7 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
                          "straight_through=True, or use DPG")
     grid = timesteps(prior.T, steps, "respaced").tolist()
     x = initial_noise(problem, prior, generator)
-    traj, losses = [], []
+    trace = Trace(keep, callback)
     for i, (t, s) in enumerate(pairs(grid)):
         x = x.detach().requires_grad_(True)
         with torch.enable_grad():
@@ -99,12 +99,8 @@ def dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, likelih
         with torch.no_grad():
             x0 = x0.detach()
             x = ddpm_step(prior.schedule, x0, x.detach(), t, s, generator) - zeta * grad
-        losses.append(norm.detach())
-        if keep and (i % keep == 0 or s < 0):
-            traj.append(x0)
-        if callback is not None:
-            callback(i, t, x, x0)
-    return Result(x=x, trajectory=traj or None, info={"residual_norm": torch.stack(losses), "zeta": zeta, "grid": grid})
+        trace(i, t, s, x, x0, norm.detach())
+    return trace.result(x, zeta=zeta, grid=grid)
 
 
 @solver

@@ -11,12 +11,14 @@ the data stays fixed).
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .._checks import check_fraction, check_int, check_positive
 from ..rng import randn
 from ..diffusion import ddim_step, ddpm_step, pairs, timesteps
-from .base import Result, initial_noise, solver
+from .base import Result, Trace, initial_noise, solver
 from .defaults import lookup
 from .guidance import likelihood_of
 
@@ -69,17 +71,15 @@ def latent_dps(problem, prior, *, steps: int = 1000, zeta: float | None = None, 
     zeta = lookup("dps", problem.task)["zeta"] * prior.T / steps if zeta is None else check_positive("zeta", zeta)
     grid = timesteps(prior.T, steps, "respaced").tolist()
     z = initial_noise(problem, prior, generator)
-    norms = []
+    trace = Trace(callback=callback)
     for i, (t, s) in enumerate(pairs(grid)):
         _, z0, x0, norm, grad = _guided(problem, prior, z, t)
         with torch.no_grad():
             z = ddpm_step(prior.schedule, z0, z.detach(), t, s, generator) - zeta * grad
-        norms.append(norm)
-        if callback is not None:
-            callback(i, t, z, x0)
+        trace(i, t, s, z, x0, norm)
     with torch.no_grad():
         x = prior.decode(z)
-    return Result(x=x, info={"residual_norm": torch.stack(norms), "zeta": zeta, "z": z})
+    return trace.result(x, zeta=zeta, z=z)
 
 
 def gluing_residual(problem, prior, z0: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
@@ -115,7 +115,7 @@ def psld(problem, prior, *, steps: int = 1000, omega: float | None = None, gamma
     grid = timesteps(prior.T, steps, "leading").tolist()
     glue = (lambda z0, x0: gamma * gluing_residual(problem, prior, z0, x0)) if gamma > 0 else None
     z = initial_noise(problem, prior, generator)
-    norms = []
+    trace = Trace(callback=callback)
     for i, (t, s) in enumerate(pairs(grid)):
         eps, z0, x0, data, grad = _guided(problem, prior, z, t, omega, glue)
         with torch.no_grad():
@@ -124,12 +124,10 @@ def psld(problem, prior, *, steps: int = 1000, omega: float | None = None, gamma
                 z = ddim_step(prior.schedule, z0, eps, t, s, eta, noise) - grad
             else:
                 z = z0 - grad
-        norms.append(data)
-        if callback is not None:
-            callback(i, t, z, x0)
+        trace(i, t, s, z, x0, data)
     with torch.no_grad():
         x = prior.decode(z)
-    return Result(x=x, info={"residual_norm": torch.stack(norms), "omega": omega, "gamma": gamma, "z": z})
+    return trace.result(x, omega=omega, gamma=gamma, z=z)
 
 
 def stochastic_resample(z0: torch.Tensor, z_s: torch.Tensor, a_s: torch.Tensor, gamma: torch.Tensor,
@@ -147,8 +145,10 @@ def _fit(problem, v0: torch.Tensor, to_pixels, iters: int, lr: float, tol: float
     (torch's defaults otherwise, weight decay 0.01, as the authors' code). A sample stops once its
     mean squared residual falls below ``tol`` or, with ``patience``, once it is above its value
     ``patience`` iterations earlier (the authors' latent optimisation); the step of the iteration
-    that stops it is kept. v is a latent (``to_pixels`` = D) or an image (the identity). Each sample
-    stops on its own, so it follows the path it would follow alone (the authors run one image)."""
+    that stops it is kept. v is a latent (``to_pixels`` = D) or an image (``to_pixels`` None, the
+    identity). Each sample stops on its own, so it follows the path it would follow alone (the
+    authors run one image)."""
+    to_pixels = to_pixels or (lambda u: u)
     v = v0.detach().clone().requires_grad_(True)
     opt = torch.optim.AdamW([v], lr=lr)
     done = torch.zeros(v.shape[0], dtype=torch.bool, device=v.device)
@@ -205,19 +205,10 @@ def resample(problem, prior, *, steps: int = 500, scale: float | None = None, ev
     one image). The grid is this package's leading grid (0, 2, …, 998 at 500 steps; the code's is
     shifted by one, 1, 3, …, 999).
     """
-    check_int("steps", steps, lo=1, hi=prior.T)
-    check_int("every", every, lo=1)
-    check_int("travel", travel, lo=0)
-    check_int("pixel_iters", pixel_iters, lo=0)
-    check_int("latent_iters", latent_iters, lo=0)
-    check_int("patience", patience, lo=1)
-    for name, value in (("pixel_lr", pixel_lr), ("latent_lr", latent_lr), ("gamma_scale", gamma_scale), ("tol", tol)):
-        check_positive(name, value)
-    _check_guided(problem, "ReSample")
-    if scale is None:
-        scale = lookup("resample", problem.task, problem.sigma_y)["scale"] * 500 / steps
-    else:
-        scale = check_positive("scale", scale, allow_zero=True)
+    scale = _resample_checked(problem, prior, steps, scale, every, travel, gamma_scale, pixel_iters, pixel_lr,
+                              latent_iters, latent_lr, patience, tol)
+    latent_fit = functools.partial(_fit, problem, to_pixels=prior.decode, iters=latent_iters, lr=latent_lr, tol=tol,
+                                   patience=patience)
     grid = timesteps(prior.T, steps, "leading").tolist()
     n, sched = len(grid), prior.schedule
     z = initial_noise(problem, prior, generator)
@@ -230,20 +221,34 @@ def resample(problem, prior, *, steps: int = 500, scale: float | None = None, ev
             z = ddim_step(sched, z0, eps, t, s) - scale * a_t * grad
             if 0 < index <= n - n // 3 and index % every == 0:
                 z0_travel = _time_travel(prior, z, grid[i + 1:i + 1 + travel], z0)
-                if index >= n // 3:
-                    x_y = _fit(problem, prior.decode(z0_travel), lambda v: v, pixel_iters, pixel_lr, tol)
-                    z0_y = prior.encode(x_y)
-                else:
-                    z0_y = _fit(problem, z0_travel, prior.decode, latent_iters, latent_lr, tol, patience)
+                if index >= n // 3:                                         # pixel stage
+                    z0_y = prior.encode(_fit(problem, prior.decode(z0_travel), None, pixel_iters, pixel_lr, tol))
+                else:                                                       # latent stage
+                    z0_y = latent_fit(z0_travel)
                 gamma = gamma_scale * (1 - a_s) / (1 - a_t) * (1 - a_t / a_s)
                 z = stochastic_resample(z0_y, z, a_s, gamma, randn(z.shape, generator, like=z))
                 n_resample += 1
         if callback is not None:
             callback(i, t, z, x0)
-    z = _fit(problem, z, prior.decode, latent_iters, latent_lr, tol, patience)
+    z = latent_fit(z)
     with torch.no_grad():
         x = prior.decode(z)
     return Result(x=x, info={"scale": scale, "resampling_steps": n_resample, "z": z})
+
+
+def _resample_checked(problem, prior, steps, scale, every, travel, gamma_scale, pixel_iters, pixel_lr, latent_iters,
+                      latent_lr, patience, tol) -> float:
+    """ReSample's arguments checked by name before any work; returns the scale for ``steps``."""
+    check_int("steps", steps, lo=1, hi=prior.T)
+    for name, value, lo in (("every", every, 1), ("travel", travel, 0), ("pixel_iters", pixel_iters, 0),
+                            ("latent_iters", latent_iters, 0), ("patience", patience, 1)):
+        check_int(name, value, lo=lo)
+    for name, value in (("pixel_lr", pixel_lr), ("latent_lr", latent_lr), ("gamma_scale", gamma_scale), ("tol", tol)):
+        check_positive(name, value)
+    _check_guided(problem, "ReSample")
+    if scale is None:
+        return lookup("resample", problem.task, problem.sigma_y)["scale"] * 500 / steps
+    return check_positive("scale", scale, allow_zero=True)
 
 
 def _time_travel(prior, z: torch.Tensor, times: list[int], z0: torch.Tensor) -> torch.Tensor:

@@ -118,17 +118,29 @@ def dcdp(problem, prior, *, rounds: int | None = None, dc_steps: int | None = No
     if latent:
         return _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, purifier, ddim_steps,
                             generator, callback)
-    data_steps, purified = [], []
-    for k, t_k in enumerate(levels):
+
+    def one_round(x, t_k):
         x_dc = data_consistency(problem, x, dc_steps, lr, momentum)
         with torch.no_grad():
-            x = purify(prior, x_dc, t_k, purifier, ddim_steps, generator, consistency_model)
+            return x_dc, purify(prior, x_dc, t_k, purifier, ddim_steps, generator, consistency_model)
+
+    x, data_steps, purified = _rounds(levels, one_round, x, callback)
+    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
+                                                      "dc_steps": dc_steps})
+
+
+def _rounds(levels, one_round, x, callback):
+    """DCDP's outer loop: ``(x_dc, x) = one_round(x, t_k)`` for each level t_k — the data-consistent
+    image, then its purification — keeping both per round and calling ``callback(k, t_k, x_dc, x)``.
+    Returns the last x and the two lists."""
+    data_steps, purified = [], []
+    for k, t_k in enumerate(levels):
+        x_dc, x = one_round(x, t_k)
         data_steps.append(x_dc)
         purified.append(x)
         if callback is not None:
             callback(k, t_k, x_dc, x)
-    return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
-                                                      "dc_steps": dc_steps})
+    return x, data_steps, purified
 
 
 def _settings(problem, prior, rounds, dc_steps, lr, momentum, t_start, t_end, purifier, ddim_steps, schedule,
@@ -177,11 +189,11 @@ def _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, pu
                  callback):
     """DCDP with a latent prior, approaches I (``dc_space="latent"``) and II (``"pixel"``)."""
     with torch.no_grad():
-        z = prior.encode(x)
-    data_steps, purified = [], []
-    for k, t_k in enumerate(levels):
+        state = {"z": prior.encode(x)}
+
+    def one_round(x, t_k):
         if dc_space == "latent":                                  # approach I
-            z = data_consistency(problem, z, dc_steps, lr, momentum, decode=prior.decode)
+            z = data_consistency(problem, state["z"], dc_steps, lr, momentum, decode=prior.decode)
             with torch.no_grad():
                 x_dc = prior.decode(z)
                 z = prior.encode(x_dc)                            # re-encode: back onto E's range
@@ -190,11 +202,10 @@ def _dcdp_latent(problem, prior, x, levels, dc_space, dc_steps, lr, momentum, pu
             with torch.no_grad():
                 z = prior.encode(x_dc)
         with torch.no_grad():
-            z = purify(prior, z, t_k, purifier, ddim_steps, generator)
-            x = prior.decode(z)
-        data_steps.append(x_dc)
-        purified.append(x)
-        if callback is not None:
-            callback(k, t_k, x_dc, x)
+            state["z"] = purify(prior, z, t_k, purifier, ddim_steps, generator)
+            return x_dc, prior.decode(state["z"])
+
+    x, data_steps, purified = _rounds(levels, one_round, x, callback)
+    z = state["z"]
     return Result(x=x, trajectory=purified, info={"levels": levels, "data_consistent": data_steps, "lr": lr,
                                                       "dc_steps": dc_steps, "dc_space": dc_space, "z": z})
