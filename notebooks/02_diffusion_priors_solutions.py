@@ -31,7 +31,6 @@ from invlab import metrics
 from invlab.diffusion import GaussianMixturePrior, Prior, gmm2d
 from invlab.diffusion.gmm import GaussianMixture
 from invlab.gmm_bench import gmm2d_problem
-from invlab.solvers import SOLVERS
 from invlab.stats import paired_difference
 from invlab.training import EMA, step_generator
 from invlab.viz import show_images
@@ -529,8 +528,8 @@ Markdown(f"The floor for a network that knows $t$ is {floor:.4f} (the chapter's 
 # %%
 _, prob2d, post2d = gmm2d_problem(N_DPS, sigma_y=0.1)
 exact_post = post2d.sample(N_DPS, gen(1))
-runs = {"exact mixture": SOLVERS["dps"](prob2d, mix, steps=200, zeta=0.1, generator=gen()),
-        f"MLP, {TRAIN_STEPS} steps": SOLVERS["dps"](prob2d, TinyPrior(snaps[TRAIN_STEPS]), steps=200, zeta=0.1,
+runs = {"exact mixture": invlab.solvers.dps(prob2d, mix, steps=200, zeta=0.1, generator=gen()),
+        f"MLP, {TRAIN_STEPS} steps": invlab.solvers.dps(prob2d, TinyPrior(snaps[TRAIN_STEPS]), steps=200, zeta=0.1,
                                                      generator=gen())}
 pts = {k: r.x.detach().double() for k, r in runs.items()}
 sw_dps = {k: metrics.sliced_wasserstein(x, exact_post, generator=gen(12)) for k, x in pts.items()}

@@ -121,7 +121,7 @@ def dps_by_hand(problem, prior, steps, zeta, generator):
 
 
 mine = dps_by_hand(prob2d, mix, steps=200, zeta=0.1, generator=gen())
-res2d = SOLVERS["dps"](prob2d, mix, steps=200, zeta=0.1, generator=gen())
+res2d = invlab.solvers.dps(prob2d, mix, steps=200, zeta=0.1, generator=gen())
 torch.testing.assert_close(mine, res2d.x)        # the package's dps is this loop (plus bookkeeping)
 print(f"NFE {res2d.nfe}, VJP {res2d.vjp}")
 
@@ -154,7 +154,7 @@ fig.tight_layout();
 zetas = [0.003, 0.03, 0.1, 0.3, 1.0, 3.0]
 sw_zeta = {}
 for z in zetas:
-    r = res2d if z == 0.1 else SOLVERS["dps"](prob2d, mix, steps=200, zeta=z, generator=gen())   # ζ = 0.1: ran above
+    r = res2d if z == 0.1 else invlab.solvers.dps(prob2d, mix, steps=200, zeta=z, generator=gen())   # ζ = 0.1: ran above
     sw_zeta[z] = metrics.sliced_wasserstein(r.x, exact2d)
 sw_prior2d = metrics.sliced_wasserstein(prior_pts, exact2d)
 sw_floor2d = metrics.sliced_wasserstein(post2d.sample(N_2D, gen(3)), exact2d)
@@ -181,7 +181,7 @@ assert sw_zeta[best_zeta] > 3 * sw_floor2d                # and even the best DP
 
 # %%
 def show_dps_2d(zeta=0.1, steps=200):
-    r = SOLVERS["dps"](prob2d, mix, steps=steps, zeta=zeta, generator=gen())
+    r = invlab.solvers.dps(prob2d, mix, steps=steps, zeta=zeta, generator=gen())
     sw = metrics.sliced_wasserstein(r.x, exact2d)
     finite = torch.isfinite(r.x).all(1)
     n_out = int((finite & (r.x.abs() > 1.2).any(1)).sum())
@@ -384,7 +384,7 @@ for task, d in decomp.items():
 # %%
 p_sr0 = decomp["sr4"]["problem"]
 seen = []
-r_ddnm0 = SOLVERS["ddnm"](p_sr0, prior, steps=20, generator=gen(),
+r_ddnm0 = invlab.solvers.ddnm(p_sr0, prior, steps=20, generator=gen(),
                           callback=lambda i, t, x, x0: seen.append(x0.clone()))
 x0_last = seen[-1]
 torch.testing.assert_close(r_ddnm0.x, p_sr0.op.pinv(p_sr0.y) + x0_last - p_sr0.op.pinv(p_sr0.op(x0_last)))
@@ -605,7 +605,7 @@ Markdown(f"Every solver's residual falls from more than five times the noise to 
 
 # %%
 p1 = invlab.make_problem("box_inpaint", x_true[1:2], sigma_y=SIGMA_Y, seed=SEED).repeat(8)
-div = SOLVERS["dps"](p1, prior, steps=STEPS, zeta=2.0, generator=gen(5))
+div = invlab.solvers.dps(p1, prior, steps=STEPS, zeta=2.0, generator=gen(5))
 show_images([x_true[1], p1.op.pinv(p1.y)[0]] + list(div.x.clamp(-1, 1)), ["truth", "A⁺y"] + ["sample"] * 8,
             ncols=10, size=1.2);
 
@@ -627,9 +627,9 @@ assert float(metrics.residual(p1, div.x).mean().sqrt()) < 3 * SIGMA_Y  # and all
 # %%
 pm = invlab.make_problem("motion_blur", x_true[:8], sigma_y=SIGMA_Y, seed=SEED)
 pp = invlab.make_problem("sr4", x_true[:8], noise="poisson", rate=20.0, seed=SEED)
-rm = SOLVERS["dps"](pm, prior, steps=STEPS, zeta=6.0, generator=gen())
+rm = invlab.solvers.dps(pm, prior, steps=STEPS, zeta=6.0, generator=gen())
 POISSON_ZETAS = (0.01, 0.03, 0.1, 0.3, 1.0)
-poisson_runs = {z: SOLVERS["dps"](pp, prior, steps=STEPS, zeta=z, generator=gen()) for z in POISSON_ZETAS}
+poisson_runs = {z: invlab.solvers.dps(pp, prior, steps=STEPS, zeta=z, generator=gen()) for z in POISSON_ZETAS}
 zeta_p = max(POISSON_ZETAS, key=lambda z: metrics.scorecard(pp, poisson_runs[z])["psnr"])
 rp = poisson_runs[zeta_p]
 sm, sp = metrics.scorecard(pm, rm, labels[:8]), metrics.scorecard(pp, rp, labels[:8])
@@ -650,7 +650,7 @@ show_images([x_true[0], pm.y[0], rm.x[0].clamp(-1, 1), x_true[2], pp.op.pinv(pp.
 assert sm["psnr"] > float(pinv_m) + 5 and sm["accuracy"] >= 0.75
 assert sp["psnr"] > float(pinv_p) + 1
 try:
-    SOLVERS["ddrm"](pm, prior)
+    invlab.solvers.ddrm(pm, prior)
 except ValueError as e:
     print(e)
 
@@ -699,7 +699,7 @@ Markdown(f"- On the SR×4 glyph of sections 4–5 (a {int(labels[1])}), the nois
 # Each exercise has a hint; worked solutions, executed, are in
 # [03 · Solutions to the exercises](03_posterior_sampling_dps_solutions.ipynb).
 #
-# 1. Run DPS with 1000 steps and the paper's ζ (the default: `SOLVERS["dps"](p, prior)`). Is it
+# 1. Run DPS with 1000 steps and the paper's ζ (the default: `invlab.solvers.dps(p, prior)`). Is it
 #    better than fewer steps with a tuned ζ? What did it cost? (On a CPU, compare on the 2-D
 #    mixture of section 2 against its 200 tuned steps, and time a few glyph steps to scale up.)
 #    <details><summary>Hint</summary>Besides the default, run 1000 steps with the same total pull ζ·steps as the tuned setting, to separate "more steps" from "another step size". `Result.nfe` and `Result.vjp` count the cost; a callback that raises after a few steps times a glyph run without finishing it.</details>

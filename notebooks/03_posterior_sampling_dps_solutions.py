@@ -31,7 +31,6 @@ import invlab
 from invlab import metrics
 from invlab.diffusion import ddpm_posterior, timesteps
 from invlab.gmm_bench import gmm2d_problem
-from invlab.solvers import SOLVERS
 from invlab.stats import paired_difference
 from invlab.viz import show_images
 
@@ -60,7 +59,7 @@ def off_posterior(x):
 
 # %% [markdown]
 # ## Exercise 1 · 1000 steps at the paper's ζ, or 100 tuned ones?
-# *Run DPS with 1000 steps and the paper's ζ (the default, `SOLVERS["dps"](p, prior)`). Is it better
+# *Run DPS with 1000 steps and the paper's ζ (the default, `invlab.solvers.dps(p, prior)`). Is it better
 # than fewer steps with a tuned ζ? What did it cost?*
 #
 # Restated for a CPU: 1000 DPS steps on glyphs are 1000 network passes *and* 1000 backward passes
@@ -69,7 +68,7 @@ def off_posterior(x):
 # the total pull ζ·steps of the tuned setting, and section 2's 200 steps at ζ = 0.1. For the glyph
 # cost, a few DPS steps are timed on the chapter's 16 SR×4 glyphs and scaled, next to the
 # benchmark's measured 100-step run. The full-size glyph run is
-# `SOLVERS["dps"](invlab.make_problem("sr4", x_true, sigma_y=0.05, seed=0), prior)`.
+# `invlab.solvers.dps(invlab.make_problem("sr4", x_true, sigma_y=0.05, seed=0), prior)`.
 
 # %%
 runs1 = {"1000 steps, ζ = 0.3 (default)": dict(steps=1000),
@@ -78,7 +77,7 @@ runs1 = {"1000 steps, ζ = 0.3 (default)": dict(steps=1000),
 res1, sw1, sec1 = {}, {}, {}
 for name, kw in runs1.items():
     t0 = time.perf_counter()
-    res1[name] = SOLVERS["dps"](prob2d, mix, generator=gen(), **kw)
+    res1[name] = invlab.solvers.dps(prob2d, mix, generator=gen(), **kw)
     sec1[name] = time.perf_counter() - t0
     sw1[name] = metrics.sliced_wasserstein(res1[name].x, exact2d)
 default, matched, tuned = runs1
@@ -101,7 +100,7 @@ def stop_after(k):
 p_sr = invlab.make_problem("sr4", x_true, sigma_y=SIGMA_Y, seed=SEED)
 t0 = time.perf_counter()
 try:
-    SOLVERS["dps"](p_sr, prior, steps=1000, generator=gen(), callback=stop_after(3))
+    invlab.solvers.dps(p_sr, prior, steps=1000, generator=gen(), callback=stop_after(3))
 except StopRun:
     pass
 sec_per_step = (time.perf_counter() - t0) / 3
@@ -241,7 +240,7 @@ ddnm_out, err_obs, err_hole, err_y = {}, {}, {}, {}
 for s in (0.0, 0.2):
     p = invlab.make_problem("box_inpaint", x_true, sigma_y=s, seed=SEED)
     mask = p.op(torch.ones_like(x_true)) > 0.5                        # observed pixels
-    ddnm_out[s] = SOLVERS["ddnm"](p, prior, steps=DDNM_STEPS, generator=gen()).x
+    ddnm_out[s] = invlab.solvers.ddnm(p, prior, steps=DDNM_STEPS, generator=gen()).x
     rms = lambda v, m: ((v ** 2 * m).flatten(1).sum(1) / m.flatten(1).sum(1)).sqrt()   # noqa: E731
     err_obs[s] = rms(ddnm_out[s] - x_true, mask)
     err_hole[s] = rms(ddnm_out[s] - x_true, ~mask)
@@ -272,8 +271,8 @@ Markdown(f"At σ_y = 0 the observed pixels of the output *are* the data (largest
 # glyph cannot say whether a vote is *more accurate* in general; instead,
 # DDNM (no VJP) at `DDNM_STEPS` steps, 8 samples for each of the 16 glyphs, in one batch of 128. Per
 # glyph: the share of its samples the classifier reads correctly (a single sample's chance) and
-# whether the majority vote is correct (each glyph's 8 samples share its one measurement $y$). For DPS, swap `SOLVERS["ddnm"](...)` for
-# `SOLVERS["dps"](p8, prior, steps=100, zeta=2.0, generator=...)`.
+# whether the majority vote is correct (each glyph's 8 samples share its one measurement $y$). For DPS, swap `invlab.solvers.ddnm(...)` for
+# `invlab.solvers.dps(p8, prior, steps=100, zeta=2.0, generator=...)`.
 
 # %%
 K = 8
@@ -284,7 +283,7 @@ from invlab.operators import Mask
 p16 = invlab.make_problem("box_inpaint", x_true, sigma_y=SIGMA_Y, seed=SEED)
 op8 = Mask(p16.op.mask.repeat(K, 1, 1, 1), channels=1, name=p16.op.name)         # each glyph's own box, K times
 p8 = dataclasses.replace(p16, op=op8, x=p16.x.repeat(K, 1, 1, 1), y=p16.y.repeat(K, 1, 1, 1))   # glyph i: rows i, 16 + i, …
-votes_x = SOLVERS["ddnm"](p8, prior, steps=DDNM_STEPS, generator=gen(5)).x
+votes_x = invlab.solvers.ddnm(p8, prior, steps=DDNM_STEPS, generator=gen(5)).x
 read = metrics.classifier_probs(votes_x).argmax(1).view(K, 16).T                     # (16 glyphs, K samples)
 assert torch.equal(p8.x.view(K, 16, 1, 32, 32)[1], x_true)                          # the layout of .repeat
 single = (read == labels[:, None]).double().mean(1)                                  # per glyph
@@ -356,7 +355,7 @@ Markdown("Mean PSNR over the 16 glyphs (coordinates kept of 1024): "
 
 # %%
 p0 = invlab.make_problem("sr4", x_true[1:2], sigma_y=0.0, seed=SEED)
-outs6 = torch.cat([SOLVERS["ddnm"](p0, prior, steps=20, generator=gen(seed)).x for seed in range(8)])
+outs6 = torch.cat([invlab.solvers.ddnm(p0, prior, steps=20, generator=gen(seed)).x for seed in range(8)])
 digits6 = metrics.classifier_probs(outs6).argmax(1).tolist()
 fit6 = ((p0.op(outs6) - p0.y).flatten(1).norm(dim=1) / p0.y.norm()).tolist()
 show_images([x_true[1], p0.op.pinv(p0.y)[0]] + list(outs6), ["truth", "A⁺y"] + [f"seed {i}: {d}" for i, d in

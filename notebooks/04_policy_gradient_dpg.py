@@ -162,7 +162,7 @@ assert all(by[n, 1.0][0] > 3 * by[n, 1.0][1] for n in (4, 16, 64, 256))         
 # 6. $x_{t-1} = x' - s\,\eta_t\, g/\|g\|$ (a normalised step; none at DDIM's last step and DDPM's last
 #    two, as the official code does).
 #
-# Written out for the DDIM sampler on the 2-D mixture, then checked against `SOLVERS["dpg"]` with
+# Written out for the DDIM sampler on the 2-D mixture, then checked against `invlab.solvers.dpg` with
 # `spectral=False`, the paper's draw of every $\xi_i$ (section 5 shows the cheaper draw the
 # package makes by default):
 
@@ -200,9 +200,9 @@ def dpg_by_hand(problem, prior, *, steps, scale, n_samples, r_min, generator):
 
 kw2d = dict(steps=100, scale=0.01, n_samples=64, r_min=0.0)
 mine = dpg_by_hand(prob2d, mix, generator=gen(), **kw2d)
-res2d = SOLVERS["dpg"](prob2d, mix, sampler="ddim", chunk=64, spectral=False, generator=gen(), **kw2d)
+res2d = invlab.solvers.dpg(prob2d, mix, sampler="ddim", chunk=64, spectral=False, generator=gen(), **kw2d)
 torch.testing.assert_close(mine, res2d.x)
-dps2d = SOLVERS["dps"](prob2d, mix, steps=100, zeta=0.2, generator=gen())
+dps2d = invlab.solvers.dps(prob2d, mix, steps=100, zeta=0.2, generator=gen())
 sw2d = {"DPG": metrics.sliced_wasserstein(res2d.x, exact2d), "DPS": metrics.sliced_wasserstein(dps2d.x, exact2d),
         "prior": metrics.sliced_wasserstein(mix.sample_exact(N_2D, gen(2)), exact2d)}
 fig, ax = plt.subplots(1, 3, figsize=(12, 4))
@@ -365,7 +365,7 @@ def keep(i, t, x, x0):
     rms.append(float(metrics.residual(p_one, x0).sqrt()))
 
 
-r_one = SOLVERS["dpg"](p_one, prior, steps=STEPS, scale=20.0, generator=gen(), callback=keep)
+r_one = invlab.solvers.dpg(p_one, prior, steps=STEPS, scale=20.0, generator=gen(), callback=keep)
 noise_rms = float(metrics.residual(p_one, p_one.x).sqrt())
 assert p_one.y[0].numel() == 64                                     # m: an 8×8 measurement
 picks = [0, 3, 8, 15, 25, 40, 65, STEPS - 1]
@@ -400,7 +400,7 @@ Markdown(f"The residual falls from {rms[0]:.2f} at the first step to {rms[-1]:.3
 p8 = invlab.make_problem("sr4", x_true[:8], sigma_y=SIGMA_Y, seed=SEED)
 n_rows = {}
 for n in (4, 32, 256):
-    r = SOLVERS["dpg"](p8, prior, steps=50, scale=20.0, n_samples=n, generator=gen())
+    r = invlab.solvers.dpg(p8, prior, steps=50, scale=20.0, n_samples=n, generator=gen())
     n_rows[n] = (metrics.scorecard(p8, r, labels[:8])["psnr"], r.seconds)
 print("  N   PSNR  seconds")
 for n, (q, sec) in n_rows.items():
@@ -432,7 +432,7 @@ assert n_rows[256][1] < 2 * n_rows[4][1]             # and N is cheap next to th
 # sets of exact samples are to each other.
 
 # %%
-spec2d = SOLVERS["dpg"](prob2d, mix, sampler="ddim", chunk=64, generator=gen(), **kw2d)   # row space (default)
+spec2d = invlab.solvers.dpg(prob2d, mix, sampler="ddim", chunk=64, generator=gen(), **kw2d)   # row space (default)
 sw_spec = metrics.sliced_wasserstein(spec2d.x, exact2d)
 sw_floor = metrics.sliced_wasserstein(post2d.sample(N_2D, gen(7)), exact2d)      # exact vs exact
 print(f"SW to the exact posterior: full draw {sw2d['DPG']:.3f}, row-space draw {sw_spec:.3f}; "
@@ -447,7 +447,7 @@ assert abs(sw_spec - sw2d["DPG"]) < 2 * sw_floor     # the same sampler, up to s
 # mean by a dB or more (the per-glyph spread is printed) — so here we only count and time:
 
 # %%
-r_full = SOLVERS["dpg"](p8, prior, steps=50, scale=20.0, n_samples=256, spectral=False, generator=gen())
+r_full = invlab.solvers.dpg(p8, prior, steps=50, scale=20.0, n_samples=256, spectral=False, generator=gen())
 per_glyph = metrics.psnr(r_full.x.clamp(-1, 1), x_true[:8])
 q_full = float(per_glyph.mean())
 print(f"N = 256, full draw: PSNR {q_full:.2f} dB (per glyph {float(per_glyph.min()):.1f}–"
@@ -473,7 +473,7 @@ xj = x_true[:8]
 pj = invlab.make_problem("jpeg10", xj, sigma_y=SIGMA_Y, seed=SEED)
 pj_st = invlab.make_problem("jpeg10", xj, sigma_y=SIGMA_Y, seed=SEED, straight_through=True)
 try:
-    SOLVERS["dps"](pj, prior, steps=STEPS)
+    invlab.solvers.dps(pj, prior, steps=STEPS)
 except ValueError as e:
     print(e)
 retrace("jpeg10", "dpg", pj, "dpg", scale=20.0)
@@ -499,7 +499,7 @@ p1 = invlab.make_problem("sr4", x_true[1:2], sigma_y=SIGMA_Y, seed=SEED)
 
 
 def show_dpg(n_samples=64, scale=20.0, steps=50):
-    r = SOLVERS["dpg"](p1, prior, steps=steps, scale=scale, n_samples=n_samples, generator=gen())
+    r = invlab.solvers.dpg(p1, prior, steps=steps, scale=scale, n_samples=n_samples, generator=gen())
     q = metrics.scorecard(p1, r)["psnr"]
     show_images([x_true[1], p1.op.pinv(p1.y)[0], r.x[0].clamp(-1, 1)],
                 ["truth", "A⁺y", f"DPG N={n_samples}, s={scale:.3g}, {steps} steps\n{q:.1f} dB, {r.seconds:.1f} s"],

@@ -30,7 +30,6 @@ from invlab import metrics
 from invlab.bench import grid_hyper
 from invlab.diffusion import ddim_step, timesteps
 from invlab.gmm_bench import gmm2d_problem
-from invlab.solvers import SOLVERS
 from invlab.solvers.base import initial_noise
 from invlab.stats import paired_difference
 
@@ -55,7 +54,7 @@ def gen(seed=SEED):
 #
 # `dpg_by_hand` of the chapter, with one switch: `baseline=False` weights the candidates by $p_i$
 # instead of $p_i - b_i$ (with the baseline on it is the chapter's function, which the chapter checks
-# against `SOLVERS["dpg"]`). First the samples of both, then the gradient itself at one step.
+# against `invlab.solvers.dpg`). First the samples of both, then the gradient itself at one step.
 
 # %%
 def dpg_by_hand(problem, prior, *, steps, scale, n_samples, r_min, generator, baseline=True):
@@ -277,7 +276,7 @@ Markdown(
 #
 # *Measure the early-loss gap with DDIM instead of DDPM (`sampler="ddim"`).*
 #
-# `SOLVERS["dps"]` only steps with DDPM, so DPS with a DDIM step is written out here (the package's
+# `invlab.solvers.dps` only steps with DDPM, so DPS with a DDIM step is written out here (the package's
 # DPS step with `ddim_step` in place of the ancestral step, on DDIM's grid). Step sizes: DPS keeps
 # its ζ = 6 (its step is added unweighted in both samplers); DPG's step is $s\eta_t$ with
 # $\eta_t = \beta_t/(\sqrt{\alpha_t}\sqrt{1-\bar\alpha_t})$ for DDPM and $\eta_t = 1$ for DDIM, so
@@ -330,7 +329,7 @@ for name in ("dps", "dpg"):
         if name == "dps":
             dps_ddim(p3, prior, steps=STEPS, zeta=6.0, generator=gen(), callback=cb)
         else:
-            SOLVERS["dpg"](p3, prior, steps=STEPS, sampler="ddim", scale=scale_ddim, generator=gen(), callback=cb)
+            invlab.solvers.dpg(p3, prior, steps=STEPS, sampler="ddim", scale=scale_ddim, generator=gen(), callback=cb)
     except StopRun:
         pass
     early3[name] = torch.stack(out).mean(0)                          # per glyph, over t ≥ 500
@@ -397,7 +396,7 @@ twins = {"x": lambda z: z, "−x": lambda z: -z, "x rotated 180°": lambda z: z.
 x4 = invlab.glyphs(4, split="test", seed=0)[0].to(device)                     # the gallery's glyphs
 p4 = invlab.make_problem("phase_retrieval", x4, sigma_y=0.05, seed=0)          # … and its problem
 est4 = {"dpg": gal["phase_retrieval/dpg"].double(),
-        "dps": SOLVERS["dps"](p4, prior, generator=gen(0), **grid_hyper("dps", "phase_retrieval")).x.clamp(-1, 1)
+        "dps": invlab.solvers.dps(p4, prior, generator=gen(0), **grid_hyper("dps", "phase_retrieval")).x.clamp(-1, 1)
         .double().cpu()}
 best = {m: torch.stack([metrics.psnr(f(est4[m]), truth) for f in twins.values()]) for m in ("dps", "dpg")}
 pp = invlab.make_problem("phase_retrieval", x_true[:4], sigma_y=0.0, seed=SEED)

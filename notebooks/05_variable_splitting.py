@@ -137,7 +137,7 @@ assert err_admm < 1e-6 and err_hqs > 0.05       # the dual variable removes HQS'
 # 4. $u \leftarrow u + x - z$ — dual ascent.
 #
 # One network evaluation per iteration, no backpropagation. Written out with the package's named
-# helpers, then checked against `SOLVERS["ddiff"]`:
+# helpers, then checked against `invlab.solvers.ddiff`:
 
 # %%
 p4 = invlab.make_problem("sr4", x_true[:4], sigma_y=SIGMA_Y, seed=SEED)
@@ -160,7 +160,7 @@ def ddiff_by_hand(problem, prior, steps, gamma0, generator, t_gamma=90, a=3.3, b
         u = u + x - z                                                        # 4. dual ascent
 
 
-pkg = SOLVERS["ddiff"](p4, prior, steps=20, generator=gen())
+pkg = invlab.solvers.ddiff(p4, prior, steps=20, generator=gen())
 gamma0 = pkg.info["gamma0"]                                                       # the default, scaled to 32×32
 mine = ddiff_by_hand(p4, prior, 20, gamma0, gen())
 torch.testing.assert_close(mine, pkg.x)
@@ -221,7 +221,7 @@ for task in TASKS:
     p = problems[task] = invlab.make_problem(task, x_true, sigma_y=SIGMA_Y, seed=SEED)
     for label, variant in VARIANTS.items():
         cb = ddiff_probe(probe.setdefault((task, label), [])) if label in ("DDiff", "Diff-PnP-ADMM") else None
-        r = SOLVERS["ddiff"](p, prior, steps=STEPS, variant=variant, gamma0=PAPER_GAMMA0[task] * paper_scale(p),
+        r = invlab.solvers.ddiff(p, prior, steps=STEPS, variant=variant, gamma0=PAPER_GAMMA0[task] * paper_scale(p),
                              generator=gen(), callback=cb)
         ab_results[task, label] = r
         ablation[task, label] = metrics.scorecard(p, r, labels)
@@ -286,8 +286,8 @@ checks = {task: invlab.make_problem(task, x_true[:2], sigma_y=SIGMA_Y, seed=SEED
 for task, q in checks.items():
     d = defaults.lookup("pnp_admm", task)
     torch.testing.assert_close(pnp_admm_by_hand(q, prior, 10, d["sigma_max"], d["lam"]),
-                               SOLVERS["pnp_admm"](q, prior, iterations=10).x)
-    print(f"{task}: written out = SOLVERS['pnp_admm'] (10 iterations; defaults σ_max = {d['sigma_max']:g}, "
+                               invlab.solvers.pnp_admm(q, prior, iterations=10).x)
+    print(f"{task}: written out = invlab.solvers.pnp_admm (10 iterations; defaults σ_max = {d['sigma_max']:g}, "
           f"λ = {d['lam']:g})")
 
 # %% [markdown]
@@ -308,7 +308,7 @@ def pnp_probe(problem, log, traj, sigma_max):
     """PnP-ADMM's callback(k, t, u, x): the level σ_k, the RMS error of the denoiser input u + z
     (z tracked from the updates), the PSNR of x, the error's neighbour correlation; plus the
     trajectory of glyph GLYPH."""
-    iters = inspect.signature(SOLVERS["pnp_admm"]).parameters["iterations"].default
+    iters = inspect.signature(invlab.solvers.pnp_admm).parameters["iterations"].default
     sigmas = torch.logspace(math.log10(sigma_max), math.log10(max(problem.sigma_y, 0.01)), iters).tolist()
     state, keep = {"z": torch.zeros_like(problem.x)}, trajectory(problem, traj)
 
@@ -324,7 +324,7 @@ runs, traj = {}, {}
 for task in TASKS:
     cb = pnp_probe(problems[task], probe.setdefault((task, "PnP-ADMM"), []), traj.setdefault((task, "PnP-ADMM"), []),
                    defaults.lookup("pnp_admm", task)["sigma_max"])
-    runs[task, "PnP-ADMM"] = SOLVERS["pnp_admm"](problems[task], prior, callback=cb)
+    runs[task, "PnP-ADMM"] = invlab.solvers.pnp_admm(problems[task], prior, callback=cb)
 
 # %%
 def misfit(task, label):
@@ -436,9 +436,9 @@ for task, q in checks.items():
     d = defaults.lookup("diffpir", task)
     for zeta in (d["zeta"], 0.3):
         torch.testing.assert_close(diffpir_by_hand(q, prior, 10, d["lam"], zeta, gen()),
-                                   SOLVERS["diffpir"](q, prior, steps=10, zeta=zeta, generator=gen()).x)
+                                   invlab.solvers.diffpir(q, prior, steps=10, zeta=zeta, generator=gen()).x)
 zeta_paper = next(r["paper"] for r in defaults.table("diffpir") if r["parameter"] == "zeta" and r["where"] == "*")
-print(f"written out = SOLVERS['diffpir'] on both tasks (10 steps, λ = {d['lam']:g}; ζ = {d['zeta']:g}, the default, "
+print(f"written out = invlab.solvers.diffpir on both tasks (10 steps, λ = {d['lam']:g}; ζ = {d['zeta']:g}, the default, "
       f"tuned on glyphs — the authors' scripts use {zeta_paper:g} — and ζ = 0.3)")
 
 # %% [markdown]
@@ -490,8 +490,8 @@ def daps_by_hand(problem, prior, annealing_steps, langevin_steps, lr, generator,
 for task, q in checks.items():
     lr = defaults.lookup("daps", task)["lr"]
     torch.testing.assert_close(daps_by_hand(q, prior, 10, 5, lr, gen()),
-                               SOLVERS["daps"](q, prior, annealing_steps=10, langevin_steps=5, generator=gen()).x)
-print(f"written out = SOLVERS['daps'] on both tasks (10 levels × 5 Langevin steps, lr = {lr:g})")
+                               invlab.solvers.daps(q, prior, annealing_steps=10, langevin_steps=5, generator=gen()).x)
+print(f"written out = invlab.solvers.daps on both tasks (10 levels × 5 Langevin steps, lr = {lr:g})")
 
 # %% [markdown]
 # ## 7 · PnP-ADMM, DiffPIR and DAPS against DDiff
@@ -517,10 +517,10 @@ for task in TASKS:
     if defaults.lookup("ddiff", task)["gamma0"] == PAPER_GAMMA0[task]:
         runs[task, "DDiff"] = ab_results[task, "DDiff"]
     else:
-        runs[task, "DDiff"] = SOLVERS["ddiff"](p, prior, steps=STEPS, generator=gen())
-    runs[task, "DiffPIR"] = SOLVERS["diffpir"](p, prior, generator=gen(),
+        runs[task, "DDiff"] = invlab.solvers.ddiff(p, prior, steps=STEPS, generator=gen())
+    runs[task, "DiffPIR"] = invlab.solvers.diffpir(p, prior, generator=gen(),
                                                callback=trajectory(p, traj.setdefault((task, "DiffPIR"), [])))
-    runs[task, "DAPS"] = SOLVERS["daps"](p, prior, annealing_steps=DAPS_ANNEAL, generator=gen(),
+    runs[task, "DAPS"] = invlab.solvers.daps(p, prior, annealing_steps=DAPS_ANNEAL, generator=gen(),
                                          callback=trajectory(p, traj.setdefault((task, "DAPS"), [])))
 score = {k: metrics.scorecard(problems[k[0]], r, labels) for k, r in runs.items()}
 per_image = {k: metrics.psnr(r.x.clamp(-1, 1), x_true) for k, r in runs.items()}
@@ -689,7 +689,7 @@ Markdown(
 # %% [markdown]
 # Setting DAPS's $\tau$ to the true $\sigma_y$ does not rescue it at this budget: with the paper's
 # Langevin step sizes the data term then pulls too weakly — the paper's $\tau = 0.01$ acts as a
-# tuned step, not as a noise model (try `SOLVERS["daps"](problems["sr4"], prior, annealing_steps=DAPS_ANNEAL,
+# tuned step, not as a noise model (try `invlab.solvers.daps(problems["sr4"], prior, annealing_steps=DAPS_ANNEAL,
 # tau=SIGMA_Y)` against section 7's run).
 
 # %% [markdown]
@@ -711,7 +711,7 @@ def show_run(r, title, why):
 
 
 def show_ddiff(gamma0=1.3, t_gamma=90, dual=True, steps=50):
-    r = SOLVERS["ddiff"](p1, prior, steps=steps, gamma0=gamma0, t_gamma=t_gamma,
+    r = invlab.solvers.ddiff(p1, prior, steps=steps, gamma0=gamma0, t_gamma=t_gamma,
                          variant="ddiff" if dual else "hqs", generator=gen())
     return show_run(r, f"γ0 = {gamma0:.3g}, t_γ = {t_gamma}, dual {'on' if dual else 'off'}, {steps} steps",
                     "Lower γ0 or raise t_γ: the data steps overshoot.")
@@ -753,12 +753,12 @@ PNP0, PIR0, DAPS0 = (defaults.lookup(m, "sr4") for m in ("pnp_admm", "diffpir", 
 
 def show_split(method="PnP-ADMM", lam=PNP0["lam"], sigma_max=PNP0["sigma_max"], zeta=PIR0["zeta"], lr=DAPS0["lr"]):
     if method == "PnP-ADMM":
-        r, knob = SOLVERS["pnp_admm"](p1, prior, lam=lam, sigma_max=sigma_max), f"λ = {lam:.3g}, σ_max = {sigma_max:.3g}"
+        r, knob = invlab.solvers.pnp_admm(p1, prior, lam=lam, sigma_max=sigma_max), f"λ = {lam:.3g}, σ_max = {sigma_max:.3g}"
         why = "Move λ and σ_max back towards their defaults."
     elif method == "DiffPIR":
-        r, knob, why = SOLVERS["diffpir"](p1, prior, zeta=zeta, generator=gen()), f"ζ = {zeta:.2f}", "Move ζ back."
+        r, knob, why = invlab.solvers.diffpir(p1, prior, zeta=zeta, generator=gen()), f"ζ = {zeta:.2f}", "Move ζ back."
     else:
-        r = SOLVERS["daps"](p1, prior, annealing_steps=DAPS_ANNEAL, lr=lr, generator=gen())
+        r = invlab.solvers.daps(p1, prior, annealing_steps=DAPS_ANNEAL, lr=lr, generator=gen())
         knob, why = f"lr = {lr:.2g}", f"The Langevin rate is too large for τ = 0.01: lower lr (default {DAPS0['lr']:.2g})."
     return show_run(r, f"{method}, {knob}", why)
 

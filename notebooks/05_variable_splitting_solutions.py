@@ -30,7 +30,7 @@ from IPython.display import Markdown
 import invlab
 from invlab import metrics
 from invlab.diffusion import timesteps
-from invlab.solvers import SOLVERS, defaults
+from invlab.solvers import defaults
 from invlab.solvers.guidance import paper_scale
 from invlab.solvers.splitting import data_prox
 from invlab.stats import paired_difference
@@ -73,8 +73,8 @@ def pnp_misfit(problem, log, sigma_max, iterations=50):
 
 
 mis5 = {"plain": [], "re-noised": []}                                            # exercise 5 reads these
-runs = {"DDiff": SOLVERS["ddiff"](sr, prior, steps=STEPS, generator=gen()),       # shared by exercises 1, 4, 7
-        "PnP-ADMM": SOLVERS["pnp_admm"](sr, prior, callback=pnp_misfit(            # shared by exercises 1, 5
+runs = {"DDiff": invlab.solvers.ddiff(sr, prior, steps=STEPS, generator=gen()),       # shared by exercises 1, 4, 7
+        "PnP-ADMM": invlab.solvers.pnp_admm(sr, prior, callback=pnp_misfit(            # shared by exercises 1, 5
             sr, mis5["plain"], defaults.lookup("pnp_admm", "sr4")["sigma_max"]))}
 print({k: f"{float(psnr(r).mean()):.2f} dB, NFE {r.nfe}" for k, r in runs.items()})
 
@@ -91,7 +91,7 @@ print({k: f"{float(psnr(r).mean()):.2f} dB, NFE {r.nfe}" for k, r in runs.items(
 # them; `python benchmarks/tune_defaults.py`).
 
 # %%
-runs["DDiff ×4"] = SOLVERS["ddiff"](sr, prior, steps=4 * STEPS, generator=gen())
+runs["DDiff ×4"] = invlab.solvers.ddiff(sr, prior, steps=4 * STEPS, generator=gen())
 gamma_sr = runs["DDiff"].info["gamma0"]
 gap1 = {k: paired_difference(psnr(runs["PnP-ADMM"]), psnr(runs[k]), generator=gen()) for k in ("DDiff", "DDiff ×4")}
 gain1 = paired_difference(psnr(runs["DDiff ×4"]), psnr(runs["DDiff"]), generator=gen())
@@ -127,7 +127,7 @@ Markdown(
 ab2 = {}
 for task, p in (("sr4", sr),):
     for v in ("pnp_admm", "pnp_hqs"):
-        r = SOLVERS["ddiff"](p, prior, steps=STEPS, variant=v, gamma0=PAPER_GAMMA0[task] * paper_scale(p),
+        r = invlab.solvers.ddiff(p, prior, steps=STEPS, variant=v, gamma0=PAPER_GAMMA0[task] * paper_scale(p),
                              generator=gen())
         ab2[task, v] = (psnr(r), float(metrics.residual(p, r.x).mean().sqrt()))
 dual2 = {task: paired_difference(ab2[task, "pnp_admm"][0], ab2[task, "pnp_hqs"][0], generator=gen())
@@ -172,7 +172,7 @@ def misfit_probe(log):
 ab3, mis3 = {}, {}
 for label, v in (("DDiff", "ddiff"), ("DDiff-HQS", "hqs"), ("Diff-PnP-ADMM", "pnp_admm")):
     log = mis3.setdefault(label, [])
-    ab3[label] = psnr(SOLVERS["ddiff"](sr, prior, steps=STEPS, variant=v, gamma0=5.0, generator=gen(),
+    ab3[label] = psnr(invlab.solvers.ddiff(sr, prior, steps=STEPS, variant=v, gamma0=5.0, generator=gen(),
                                        callback=misfit_probe(log) if label != "DDiff-HQS" else None))
 collapse3 = paired_difference(ab3["DDiff"], ab3["Diff-PnP-ADMM"], generator=gen())
 within3 = {k: sum(abs(m) <= math.log10(3) for m in v) / len(v) for k, v in mis3.items() if v}
@@ -212,9 +212,9 @@ Markdown(
 
 # %%
 rule4 = {("sr4", "full"): psnr(runs["DDiff"]),
-         ("sr4", "ddpm"): psnr(SOLVERS["ddiff"](sr, prior, steps=STEPS, renoise_rule="ddpm", generator=gen()))}
+         ("sr4", "ddpm"): psnr(invlab.solvers.ddiff(sr, prior, steps=STEPS, renoise_rule="ddpm", generator=gen()))}
 for rule in ("ddpm", "full"):                                         # the blur's default is "ddpm"
-    rule4["gaussian_blur", rule] = psnr(SOLVERS["ddiff"](blur, prior, steps=STEPS_BLUR, renoise_rule=rule,
+    rule4["gaussian_blur", rule] = psnr(invlab.solvers.ddiff(blur, prior, steps=STEPS_BLUR, renoise_rule=rule,
                                                          generator=gen()))
 d4 = {t: paired_difference(rule4[t, "full"], rule4[t, "ddpm"], generator=gen()) for t in ("sr4", "gaussian_blur")}
 print({f"{t}/{r}": round(float(v.mean()), 2) for (t, r), v in rule4.items()})
@@ -288,7 +288,7 @@ Markdown(
 
 # %%
 zeta_paper = next(r["paper"] for r in defaults.table("diffpir") if r["parameter"] == "zeta" and r["where"] == "*")
-pir = {z: psnr(SOLVERS["diffpir"](sr, prior, steps=STEPS, zeta=z, generator=gen())) for z in (0.0, zeta_paper, 1.0)}
+pir = {z: psnr(invlab.solvers.diffpir(sr, prior, steps=STEPS, zeta=z, generator=gen())) for z in (0.0, zeta_paper, 1.0)}
 d6 = {z: paired_difference(pir[1.0], pir[z], generator=gen()) for z in (0.0, zeta_paper)}
 print({z: round(float(v.mean()), 2) for z, v in pir.items()})
 assert all(d.low > 0 for d in d6.values())                   # fresh noise (ζ = 1) wins
@@ -312,7 +312,7 @@ Markdown(
 # chapter's 20: at
 # $\sigma_y = 0.05$ from the benchmark grid (32 glyphs, DDiff at 100 iterations), at $\sigma_y = 0.2$
 # live on the `N` glyphs against DDiff at `STEPS` iterations. The full default is
-# `SOLVERS["daps"](problem, prior)`.
+# `invlab.solvers.daps(problem, prior)`.
 
 # %%
 grid_rows = [r for r in read("grid_images.csv") if r["task"] == "sr4" and r["method"] in ("daps", "ddiff")]
@@ -324,8 +324,8 @@ d20 = paired_difference(torch.tensor([float(r["psnr"]) for r in nr if r["method"
                         torch.tensor([float(r["psnr"]) for r in nr if r["method"] == "DAPS"], dtype=torch.float64),
                         generator=gen())                              # the chapter's 20 levels, 16 glyphs
 sr2 = invlab.make_problem("sr4", x_true, sigma_y=0.2, seed=SEED)
-daps50 = SOLVERS["daps"](sr2, prior, annealing_steps=50, ode_steps=2, langevin_steps=20, generator=gen())
-ddiff2 = SOLVERS["ddiff"](sr2, prior, steps=STEPS, generator=gen())
+daps50 = invlab.solvers.daps(sr2, prior, annealing_steps=50, ode_steps=2, langevin_steps=20, generator=gen())
+ddiff2 = invlab.solvers.ddiff(sr2, prior, steps=STEPS, generator=gen())
 d7[0.2] = paired_difference(psnr(ddiff2), psnr(daps50), generator=gen())
 print(f"grid σ_y = 0.05: DAPS(50) {float(g7['daps'].mean()):.2f}, DDiff {float(g7['ddiff'].mean()):.2f} dB; "
       f"σ_y = 0.2 live: DAPS(50) {float(psnr(daps50).mean()):.2f}, DDiff {float(psnr(ddiff2).mean()):.2f} dB "

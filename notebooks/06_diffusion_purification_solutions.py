@@ -26,7 +26,6 @@ from safetensors.torch import load_file
 import invlab
 from invlab import metrics
 from invlab.operators.base import conjugate_gradient
-from invlab.solvers import SOLVERS
 from invlab.solvers.purification import dcdp_schedule, paper_measurement_size
 from invlab.stats import paired_difference
 
@@ -72,7 +71,7 @@ def twin_psnr(x):
     return torch.stack([psnr_each(f(x.clamp(-1, 1)), x_true[:4]) for f in TWINS]).amax(0)
 
 
-pr_runs = {K: SOLVERS["dcdp"](pr, prior, rounds=K, generator=gen()) for K in (10, 50)}
+pr_runs = {K: invlab.solvers.dcdp(pr, prior, rounds=K, generator=gen()) for K in (10, 50)}
 q1 = {K: twin_psnr(r.x) for K, r in pr_runs.items()}
 q1[200] = twin_psnr(gal["phase_retrieval/dcdp"].to(x_true))
 vs200 = {K: paired_difference(q1[K], q1[200], generator=gen()) for K in (10, 50)}
@@ -112,7 +111,7 @@ Markdown(
 x8 = x_true[:8]
 prob_sr = invlab.make_problem("sr4", x8, sigma_y=0.0, seed=SEED)
 levels = dcdp_schedule(SR_ROUNDS, 400, 0)
-sgd = SOLVERS["dcdp"](prob_sr, prior, rounds=SR_ROUNDS, purifier="tweedie", generator=gen())
+sgd = invlab.solvers.dcdp(prob_sr, prior, rounds=SR_ROUNDS, purifier="tweedie", generator=gen())
 g = gen()
 x = torch.zeros_like(x8)
 dc_res = []
@@ -163,9 +162,9 @@ Markdown(
 p8 = invlab.make_problem("sr4", x_true[:8], sigma_y=0.0, seed=SEED)
 p4 = invlab.make_problem("sr4", x_true[:4], sigma_y=0.0, seed=SEED)
 T0_V2, T0_V1 = (100, 200, 400, 700, 999), (200, 400, 700)
-v2_q = {t: float(psnr_each(SOLVERS["dcdp"](p8, prior, rounds=10, purifier="tweedie", t_start=t,
+v2_q = {t: float(psnr_each(invlab.solvers.dcdp(p8, prior, rounds=10, purifier="tweedie", t_start=t,
                                            generator=gen()).x).mean()) for t in T0_V2}
-v1_q = {t: float(psnr_each(SOLVERS["dcdp"](p4, prior, rounds=5, purifier="ddim", ddim_steps=10, t_start=t,
+v1_q = {t: float(psnr_each(invlab.solvers.dcdp(p4, prior, rounds=5, purifier="ddim", ddim_steps=10, t_start=t,
                                            generator=gen()).x).mean()) for t in T0_V1}
 bad = invlab.make_problem("box_inpaint", x_true[:8], sigma_y=0.2, seed=SEED, box=12).y
 T_ONE = (50, 150, 300, 500, 800)

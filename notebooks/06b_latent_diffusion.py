@@ -25,7 +25,7 @@ PRIOR = "glyphs32-latent"   # on a GPU: "CompVis/ldm-celebahq-256" (VQModel + UN
 SEED = 0
 N_LIVE = 4                  # glyphs for the live runs (the benchmark table uses 16)
 STEPS = 100                 # steps of the guided baselines in the live runs
-RS_LATENT_ITERS = 100       # ReSample's latent optimisations in the live run (the authors' code, and section 6: 500)
+RS_LATENT_ITERS = 50        # ReSample's latent optimisations in the live run (the authors' code, and section 6: 500)
 DCDP_ROUNDS = 4             # rounds of the live approach I / II runs (the benchmark table: the paper's 10)
 
 # %%
@@ -39,7 +39,6 @@ import torch
 import invlab
 from invlab import metrics
 from invlab.diffusion import weights_dir
-from invlab.solvers import SOLVERS
 from invlab.solvers.latent import gluing_residual
 from invlab.solvers.purification import data_consistency
 from invlab.stats import paired_difference
@@ -138,8 +137,8 @@ assert evaluation["gate_reconstruction_25db"] and evaluation["gate_confident_75"
 
 # %%
 blur = invlab.make_problem("gaussian_blur", x4, sigma_y=0.0, generator=gen(1))
-blur_pixel = SOLVERS["dcdp"](blur, pixel_prior, rounds=10, generator=gen())
-blur_latent = SOLVERS["dcdp"](blur, prior, dc_space="pixel", generator=gen())
+blur_pixel = invlab.solvers.dcdp(blur, pixel_prior, rounds=10, generator=gen())
+blur_latent = invlab.solvers.dcdp(blur, prior, dc_space="pixel", generator=gen())
 ceiling = float(rec_psnr[:N_LIVE].mean())
 print(f"Gaussian blur, {N_LIVE} glyphs: pixel DCDP {psnr(blur_pixel.x):.1f} dB, latent DCDP {psnr(blur_latent.x):.1f} dB, "
       f"D(E(x)) {ceiling:.1f} dB")
@@ -172,7 +171,7 @@ for zeta in ZETAS:
         track.append(float(metrics.psnr(x0.clamp(-1, 1), x4).mean()))
         keep(i, t, z, x0)
 
-    res = SOLVERS["latent_dps"](sr, prior, steps=STEPS, zeta=zeta * prior.T / STEPS, generator=gen(), callback=both)
+    res = invlab.solvers.latent_dps(sr, prior, steps=STEPS, zeta=zeta * prior.T / STEPS, generator=gen(), callback=both)
     ldps[zeta] = dict(res=res, psnr=psnr(res.x), residual=float(metrics.residual(sr, res.x).mean()),
                       off=float(off_manifold(res.info["z"]).mean()), track=track, rec=rec)
     print(f"ζ = {zeta:4.1f}: {ldps[zeta]['psnr']:5.2f} dB, ‖y − A x‖ = {ldps[zeta]['residual']:.3f}, "
@@ -241,7 +240,7 @@ Markdown(f"With DPS's ζ = 0.3 the residual falls from {r03[0]:.2f} to {r03[-1]:
 psld = {}
 for gamma in (0.0, 0.1):
     rec, keep = recorder(sr)
-    res = SOLVERS["psld"](sr, prior, steps=STEPS, gamma=gamma * prior.T / STEPS, generator=gen(), callback=keep)
+    res = invlab.solvers.psld(sr, prior, steps=STEPS, gamma=gamma * prior.T / STEPS, generator=gen(), callback=keep)
     with torch.no_grad():
         z0 = res.info["z"]
         glue = float(gluing_residual(sr, prior, z0, prior.decode(z0)).mean())
@@ -310,7 +309,7 @@ Markdown(f"The first fifth of the run zigzags, up to {early:.2f} from a start of
 
 # %%
 rs_rec, keep = recorder(sr)
-rs = SOLVERS["resample"](sr, prior, steps=STEPS, latent_iters=RS_LATENT_ITERS, generator=gen(), callback=keep)
+rs = invlab.solvers.resample(sr, prior, steps=STEPS, latent_iters=RS_LATENT_ITERS, generator=gen(), callback=keep)
 print(f"ReSample: {psnr(rs.x):.2f} dB, {rs.info['resampling_steps']} resampling steps, {rs.info['calls']}")
 
 # %% [markdown]
@@ -392,7 +391,7 @@ print(f"after the re-encode:        off-manifold {float(off_manifold(z_reenc).me
 assert float(off_manifold(z_reenc).mean()) < float(off_manifold(z_opt).mean())
 
 # %%
-runs = {space: SOLVERS["dcdp"](sr, prior, dc_space=space, rounds=DCDP_ROUNDS, generator=gen())
+runs = {space: invlab.solvers.dcdp(sr, prior, dc_space=space, rounds=DCDP_ROUNDS, generator=gen())
         for space in ("latent", "pixel")}
 for space, r in runs.items():
     print(f"approach {'I ' if space == 'latent' else 'II'} ({space} data step), {DCDP_ROUNDS} rounds: "
@@ -551,7 +550,7 @@ assert matches["PSLD"] and matches["ReSample"]     # once τ and K are tuned the
 
 # %%
 def show_latent_dcdp(dc_space="pixel", rounds=10, t_start=400, dc_steps=100):
-    r = SOLVERS["dcdp"](sr, prior, dc_space=dc_space, rounds=rounds, t_start=t_start, dc_steps=dc_steps,
+    r = invlab.solvers.dcdp(sr, prior, dc_space=dc_space, rounds=rounds, t_start=t_start, dc_steps=dc_steps,
                         generator=gen())
     approach = "approach I (latent data step)" if dc_space == "latent" else "approach II (pixel data step)"
     title = f"{approach}, K = {rounds}, t_start = {t_start}, τ = {dc_steps}"
@@ -640,7 +639,7 @@ assert glue_ratio > 1 and all(d.mean > 0 for d in behind.values())
 #
 # 2. Remove the re-encode from approach I (copy `_dcdp_latent` from `invlab/solvers/purification.py`)
 #    and compare PSNR over 10 rounds (a few rounds of fewer data steps keep it short on a CPU).
-#    <details><summary>Hint</summary>Write approach I with a `reencode` switch from `data_consistency`, `dcdp_schedule` and `purify`, check it against `SOLVERS["dcdp"](..., dc_space="latent")` on one short round, then compare the two switches per glyph with `invlab.stats.paired_difference` and look at the final latents' off-manifold measure too.</details>
+#    <details><summary>Hint</summary>Write approach I with a `reencode` switch from `data_consistency`, `dcdp_schedule` and `purify`, check it against `invlab.solvers.dcdp(..., dc_space="latent")` on one short round, then compare the two switches per glyph with `invlab.stats.paired_difference` and look at the final latents' off-manifold measure too.</details>
 #
 # 3. ReSample's latent stage backpropagates through the decoder at every iteration. Run it with
 #    `latent_iters=0` beside `latent_iters=100`: how much faster is it, and what does it cost in PSNR?
@@ -649,7 +648,7 @@ assert glue_ratio > 1 and all(d.mean > 0 for d in behind.values())
 # 4. Which DCDP approach wins on a blur? On a GPU, with `PRIOR = "CompVis/ldm-celebahq-256"` and a
 #    256² image from `invlab.test_image`; on a CPU, with this notebook's latent prior on
 #    `gaussian_blur` and a small budget (a few rounds, 4 glyphs).
-#    <details><summary>Hint</summary>Run `SOLVERS["dcdp"]` with `dc_space="latent"` and `"pixel"` at the same rounds and data steps and compare per glyph with `paired_difference`; section 6's table gives the means at the paper's budget. Ask how nearly invertible the blur is and what that leaves for the network to do.</details>
+#    <details><summary>Hint</summary>Run `invlab.solvers.dcdp` with `dc_space="latent"` and `"pixel"` at the same rounds and data steps and compare per glyph with `paired_difference`; section 6's table gives the means at the paper's budget. Ask how nearly invertible the blur is and what that leaves for the network to do.</details>
 #
 # ## Further reading
 # All references, with venues, arXiv ids and official code, are on the course's references page,

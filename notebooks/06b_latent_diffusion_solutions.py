@@ -26,7 +26,6 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.solvers import SOLVERS
 from invlab.solvers.purification import data_consistency, dcdp_schedule, purify
 from invlab.stats import paired_difference
 from invlab.viz import panel
@@ -84,7 +83,7 @@ ex1 = {}
 for zeta in (0.3, 3.0):
     view, seen = recording_decode(prior)
     ts = []
-    r = SOLVERS["latent_dps"](sr2, view, steps=LDPS_STEPS, zeta=zeta * prior.T / LDPS_STEPS, generator=gen(),
+    r = invlab.solvers.latent_dps(sr2, view, steps=LDPS_STEPS, zeta=zeta * prior.T / LDPS_STEPS, generator=gen(),
                               callback=lambda i, t, z, x0: ts.append(int(t)))
     curve = [float(off_manifold(z0).mean()) for z0 in seen[:len(ts)]]
     ex1[zeta] = dict(t=ts, off=curve, psnr=float(psnrs(r.x, x_true[:2]).mean()))
@@ -138,7 +137,7 @@ def approach_one(problem, rounds, dc_steps, lr, reencode=True, t_start=400, t_en
 
 
 check, _ = approach_one(sr, 1, 2, SR_LR, generator=gen())
-pkg = SOLVERS["dcdp"](sr, prior, dc_space="latent", rounds=1, dc_steps=2, lr=SR_LR, t_start=400, t_end=0, generator=gen())
+pkg = invlab.solvers.dcdp(sr, prior, dc_space="latent", rounds=1, dc_steps=2, lr=SR_LR, t_start=400, t_end=0, generator=gen())
 torch.testing.assert_close(check, pkg.x)
 
 ex2 = {flag: approach_one(sr, ROUNDS, DC_STEPS, SR_LR, reencode=flag, generator=gen()) for flag in (True, False)}
@@ -162,14 +161,14 @@ Markdown(f"Over {ROUNDS} rounds of {DC_STEPS} data steps on {N_GLYPHS} glyphs: "
 #
 # *ReSample's latent-stage projections and its final latent optimisation backpropagate through the
 # decoder at every iteration. Run it with `latent_iters=0` (the latent stage then resamples from the
-# time-travelled estimate unchanged, and the final optimisation is skipped) beside the chapter's
+# time-travelled estimate unchanged, and the final optimisation is skipped) beside
 # `latent_iters=100`. How much faster is it, and what does it cost in PSNR?*
 #
 # `RS_STEPS` steps (the chapter: 100), `N_GLYPHS` glyphs, SR×4; time from `Result.seconds` (the machine is
 # shared, so read the ratio, not the seconds).
 
 # %%
-ex3 = {k: SOLVERS["resample"](sr, prior, steps=RS_STEPS, latent_iters=k, generator=gen()) for k in (0, 100)}
+ex3 = {k: invlab.solvers.resample(sr, prior, steps=RS_STEPS, latent_iters=k, generator=gen()) for k in (0, 100)}
 for k, r in ex3.items():
     print(f"latent_iters={k:3d}: PSNR {float(psnrs(r.x).mean()):6.2f} dB, {r.seconds:5.1f} s, calls {r.info.get('calls', '')}")
 speed3 = ex3[100].seconds / ex3[0].seconds
@@ -191,12 +190,12 @@ Markdown(f"Without the latent optimisations the run is {speed3:.1f}× faster: ev
 # restated on the course's own latent prior: which DCDP approach wins on `gaussian_blur`, measured
 # per glyph with a paired interval?* Both approaches with the same budget: `ROUNDS` rounds of
 # `DC_STEPS` data steps, `N_GLYPHS` glyphs. (Full size, on a GPU: `PRIOR = "CompVis/ldm-celebahq-256"`,
-# `x = invlab.test_image(name, 256)` with an image from `invlab.data.TEST_IMAGES`, and `SOLVERS["dcdp"](problem, prior, dc_space=...)` with the
+# `x = invlab.test_image(name, 256)` with an image from `invlab.data.TEST_IMAGES`, and `invlab.solvers.dcdp(problem, prior, dc_space=...)` with the
 # paper's defaults.)
 
 # %%
 blur = invlab.make_problem("gaussian_blur", x_true, sigma_y=0.0, seed=SEED)
-ex4 = {space: SOLVERS["dcdp"](blur, prior, dc_space=space, rounds=ROUNDS, dc_steps=DC_STEPS, generator=gen())
+ex4 = {space: invlab.solvers.dcdp(blur, prior, dc_space=space, rounds=ROUNDS, dc_steps=DC_STEPS, generator=gen())
        for space in ("latent", "pixel")}
 for space, r in ex4.items():
     print(f"approach {'I ' if space == 'latent' else 'II'}: PSNR {float(psnrs(r.x).mean()):6.2f} dB, {r.seconds:5.1f} s")

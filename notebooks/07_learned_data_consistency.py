@@ -38,7 +38,6 @@ import invlab
 from invlab import metrics
 from invlab.ddc import GENERAL_TASKS, kl_to_forward_marginal, load_ddc, measurement_image
 from invlab.diffusion.priors import ddpm_posterior
-from invlab.solvers import SOLVERS
 from invlab.viz import show_images, show_trajectory
 from IPython.display import Markdown
 
@@ -240,7 +239,7 @@ def ddc_by_hand(p, network, grid=(800, 600, 400, 200, 0), generator=None):
 
 
 mine = ddc_by_hand(p_sr, general, generator=gen())
-pkg = SOLVERS["ddc"](p_sr, prior, network=general, generator=gen())
+pkg = invlab.solvers.ddc(p_sr, prior, network=general, generator=gen())
 print(f"by hand {psnr(mine):.2f} dB, package {psnr(pkg.x):.2f} dB, NFE {pkg.nfe} "
       f"({pkg.info['ddc_calls']} of them DDC-network passes), {pkg.seconds:.2f} s for 16 problems")
 assert torch.allclose(mine, pkg.x, atol=1e-5)
@@ -269,7 +268,7 @@ def keep(i, t, x, x0):
     rms.append(float(metrics.residual(p_one, x0).sqrt()))
 
 
-r_one = SOLVERS["ddc"](p_one, prior, network=general, generator=gen(), callback=keep)
+r_one = invlab.solvers.ddc(p_one, prior, network=general, generator=gen(), callback=keep)
 noise_rms = float(metrics.residual(p_one, p_one.x).sqrt())
 show_trajectory([x_true[:1], measurement_image(p_one)] + frames,
                 ["truth", "ỹ"] + [f"step {i}, t={t}\n{psnr(f, x_true[:1]):.1f} dB" for i, (t, f) in
@@ -306,7 +305,7 @@ Markdown(f"Already the first step, at $t$ = {steps_seen[0]}, gives an estimate t
 live = {}
 for task in GENERAL_TASKS:
     p = problem(task)
-    r = pkg if task == "sr4" else SOLVERS["ddc"](p, prior, network=general, generator=gen())   # SR×4: section 4's run
+    r = pkg if task == "sr4" else invlab.solvers.ddc(p, prior, network=general, generator=gen())   # SR×4: section 4's run
     live[task] = (p, r, metrics.scorecard(p, r, labels))
     s = live[task][2]
     print(f"{task:15s} PSNR {s['psnr']:6.2f}  SSIM {s['ssim']:.3f}  accuracy {s['accuracy']:.2f}  "
@@ -443,7 +442,7 @@ Markdown(
 # %%
 STEPS = [1, 2, 3, 4, 5, 6, 8, 10]
 by_steps = {task: [psnr(live[task][1].x) if n == 5 else      # 5 steps: section 5's run
-                   psnr(SOLVERS["ddc"](problem(task), prior, network=general, steps=n, generator=gen()).x)
+                   psnr(invlab.solvers.ddc(problem(task), prior, network=general, steps=n, generator=gen()).x)
                    for n in STEPS] for task in CLAIM_TASKS}
 fig, ax = plt.subplots(figsize=(6, 3.2))
 for task, v in by_steps.items():
@@ -491,7 +490,7 @@ Markdown("The paper's claim holds in its direction: "
 # %%
 p_sr = problem("sr4")
 gs = {"generalised": live["sr4"][1],                        # section 5's run
-      "specialised": SOLVERS["ddc"](p_sr, prior, network=special, generator=gen())}
+      "specialised": invlab.solvers.ddc(p_sr, prior, network=special, generator=gen())}
 gs_scores = {k: metrics.scorecard(p_sr, r, labels) for k, r in gs.items()}
 for k, s in gs_scores.items():
     net = general if k == "generalised" else special
@@ -527,7 +526,7 @@ robust = {}
 for task in ("sr4", "gaussian_blur"):
     for s in SIGMAS:
         p = problem(task, sigma_y=s)
-        r = live[task][1] if s == SIGMA_Y else SOLVERS["ddc"](p, prior, network=general, generator=gen())
+        r = live[task][1] if s == SIGMA_Y else invlab.solvers.ddc(p, prior, network=general, generator=gen())
         robust[task, s] = (psnr(r.x), psnr(p.op.pinv(p.y)))
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
 for i, task in enumerate(("sr4", "gaussian_blur")):
@@ -621,7 +620,7 @@ import ipywidgets as w
 
 def show_ddc(task="sr4", sigma_y=0.05, steps=5):
     p = problem(task, sigma_y=sigma_y, x=x_true[:8])
-    r = SOLVERS["ddc"](p, prior, network=general, steps=steps, generator=gen())
+    r = invlab.solvers.ddc(p, prior, network=general, steps=steps, generator=gen())
     q = metrics.psnr(r.x.clamp(-1, 1), x_true[:8])
     beyond = " (beyond the training range σ_y ≤ 0.1)" if sigma_y > 0.1 + 1e-9 else ""
     show_images(list(measurement_image(p).clamp(-1, 1)) + list(r.x.clamp(-1, 1)),

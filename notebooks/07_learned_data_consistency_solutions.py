@@ -26,7 +26,6 @@ import invlab
 from invlab import metrics
 from invlab.ddc import GENERAL_TASKS, ddc_loss, kl_to_forward_marginal, load_ddc, measurement_image
 from invlab.diffusion.priors import ddpm_posterior
-from invlab.solvers import SOLVERS
 from invlab.stats import paired_difference
 from invlab.viz import show_images
 from IPython.display import Markdown
@@ -68,8 +67,8 @@ settings = {"p = 0.92 (trained)": problem("random_inpaint"),
             "box": problem("box_inpaint", box=16, margin=2)}
 ex1 = {}
 for name, p in settings.items():
-    r_ddc = SOLVERS["ddc"](p, prior, network=general, allow_untrained=True, generator=gen())
-    r_ddnm = SOLVERS["ddnm"](p, prior, steps=DDNM_STEPS, generator=gen())
+    r_ddc = invlab.solvers.ddc(p, prior, network=general, allow_untrained=True, generator=gen())
+    r_ddnm = invlab.solvers.ddnm(p, prior, steps=DDNM_STEPS, generator=gen())
     ex1[name] = dict(ddc=psnrs(r_ddc.x), ddnm=psnrs(r_ddnm.x), x=r_ddc.x,
                      res=float(metrics.residual(p, r_ddc.x).mean().sqrt()) / SIGMA_Y,
                      d=paired_difference(psnrs(r_ddc.x), psnrs(r_ddnm.x)))
@@ -239,7 +238,7 @@ net.unet.eval().requires_grad_(False)
 
 
 def five_step_psnr(network, task):
-    return psnrs(SOLVERS["ddc"](problem(task), prior, network=network, allow_untrained=True, generator=gen()).x)
+    return psnrs(invlab.solvers.ddc(problem(task), prior, network=network, allow_untrained=True, generator=gen()).x)
 
 
 ex4 = {task: paired_difference(five_step_psnr(net, task), five_step_psnr(special, task)) for task in ("sr2", "sr4")}

@@ -105,7 +105,7 @@ def hrdis_by_hand(problem, prior, *, beta, steps, lr, lambda2, generator):
 mine = hrdis_by_hand(pb, prior, beta=0.2, steps=30, lr=0.1, lambda2=0.25, generator=gen())
 with warnings.catch_warnings():       # 30 steps (below HRDIS's minimum) only to compare with the loop by hand
     warnings.simplefilter("ignore", UserWarning)
-    pkg = SOLVERS["hrdis"](pb, prior, steps=30, generator=gen())
+    pkg = invlab.solvers.hrdis(pb, prior, steps=30, generator=gen())
 torch.testing.assert_close(mine, pkg.x)
 print(f"NFE {pkg.nfe}, VJP {pkg.vjp}: the network is only ever evaluated")
 
@@ -128,7 +128,7 @@ def keep(i, t, mu, x0):
     rms.append(float(metrics.residual(pb0, mu).sqrt()))
 
 
-SOLVERS["hrdis"](pb0, prior, generator=gen(), callback=keep)
+invlab.solvers.hrdis(pb0, prior, generator=gen(), callback=keep)
 picks = [0, 2, 6, 15, 30, 60, 100, len(mus) - 1]
 show_trajectory([x_true[:1]] + [mus[i] for i in picks], ["truth"] + [f"step {i}\nt={ts_one[i]}" for i in picks],
                 title=f"HRDIS µ along one run ({len(mus)} steps), box inpainting")
@@ -160,7 +160,7 @@ targets = {}
 pb1 = invlab.make_problem("box_inpaint", x_true[4:5], sigma_y=SIGMA_Y, seed=SEED)
 for beta in (1.0, 0.0):
     frames = []
-    SOLVERS["hrdis"](pb1, prior, beta=beta, generator=gen(),
+    invlab.solvers.hrdis(pb1, prior, beta=beta, generator=gen(),
                      callback=lambda i, t, mu, x0: frames.append(x0[0].clone()))
     targets[beta] = frames
 picks = [60, 61, 62, 63, 64, 65]
@@ -194,7 +194,7 @@ print(f"{'task':16s} {'β':>4s} {'PSNR':>6s} {'acc':>5s} {'FD':>6s} {'HF':>6s}")
 for (task, beta), s in sweep.items():
     print(f"{task:16s} {beta:4.1f} {s['psnr']:6.2f} {s['accuracy']:5.2f} {s['fd']:6.1f} {s['hf']:6.3f}")
 print(f"reference HF energy of the true glyphs: {high_freq(x_true):.3f}")
-live = {beta: SOLVERS["hrdis"](pb, prior, beta=beta, generator=gen()) for beta in (0.2, 1.0)}
+live = {beta: invlab.solvers.hrdis(pb, prior, beta=beta, generator=gen()) for beta in (0.2, 1.0)}
 for beta, r in live.items():
     q = metrics.scorecard(pb, r, labels)["psnr"]
     print(f"live re-run, box inpainting, β = {beta}: {q:.2f} dB")
@@ -362,7 +362,7 @@ SHIFTS = {0.1: 10, 0.03: 33, 0.01: 100, 0.003: 333}
 pb4 = invlab.make_problem("box_inpaint", x_true[:4], sigma_y=SIGMA_Y, seed=SEED)
 with warnings.catch_warnings():       # 10 and 33 steps are below HRDIS's minimum (MIN_STEPS): the sweep shows why
     warnings.simplefilter("ignore", UserWarning)
-    shift_runs = {eps: SOLVERS["hrdis"](pb4, prior, steps=n, generator=gen()) for eps, n in SHIFTS.items()}
+    shift_runs = {eps: invlab.solvers.hrdis(pb4, prior, steps=n, generator=gen()) for eps, n in SHIFTS.items()}
 shift = {eps: metrics.scorecard(pb4, r, labels[:4]) for eps, r in shift_runs.items()}
 for eps, s in shift.items():
     print(f"ε = {eps:<6} ({SHIFTS[eps]:3d} steps): PSNR {s['psnr']:6.2f}, accuracy {s['accuracy']:.2f}")
@@ -392,7 +392,7 @@ NOISES = {"gaussian σ=0.05": dict(sigma_y=0.05), "poisson rate 20": dict(noise=
 noise_runs = {}
 for name, kw in NOISES.items():
     p = invlab.make_problem("sr4", x_true[:4], seed=SEED, **kw)
-    r = SOLVERS["hrdis"](p, prior, generator=gen())
+    r = invlab.solvers.hrdis(p, prior, generator=gen())
     noise_runs[name] = (p, r, metrics.scorecard(p, r, labels[:4]))
 show_images([x_true[0]] + [r.x[0].clamp(-1, 1) for _, r, _ in noise_runs.values()],
             ["truth"] + [f"{n}\n{s['psnr']:.1f} dB" for n, (_, _, s) in noise_runs.items()], ncols=4, size=1.5)
@@ -455,7 +455,7 @@ for t, arms in special.items():
 # one arm live: the defaults on SR×4, solver seed 0, must give the file's PSNR glyph by glyph
 x_held, _ = invlab.glyphs(n_held, split="test", seed=1)
 p_held = invlab.make_problem("sr4", x_held.to(device), sigma_y=0.05, seed=1)
-live_held = metrics.psnr(SOLVERS["hrdis"](p_held, prior, generator=gen(0)).x, x_held.to(device)).double().cpu()
+live_held = metrics.psnr(invlab.solvers.hrdis(p_held, prior, generator=gen(0)).x, x_held.to(device)).double().cpu()
 gap_held = float((live_held - special["sr4"]["hrdis, noiseless setting"][0]).abs().max())
 print(f"SR×4 at the defaults, seed 0, live: largest per-glyph gap to the file {gap_held:.1e} dB")
 
@@ -488,7 +488,7 @@ done = {(0.2, 0.25, 0.1, 100): shift_runs[0.01]}   # its ε = 0.01 run is this s
 
 def show_hrdis(beta=0.2, lambda2=0.25, lr=0.1, steps=100):
     key = (beta, lambda2, lr, steps)
-    r = done[key] if key in done else SOLVERS["hrdis"](pw, prior, beta=beta, lambda2=lambda2, lr=lr, steps=steps,
+    r = done[key] if key in done else invlab.solvers.hrdis(pw, prior, beta=beta, lambda2=lambda2, lr=lr, steps=steps,
                                                        generator=gen())
     q = metrics.psnr(r.x.clamp(-1, 1), x_true[:4])
     show_images(list(r.x.clamp(-1, 1)), [f"{float(v):.1f} dB" for v in q], ncols=4, size=1.4,

@@ -19,7 +19,6 @@ import torch
 
 import invlab
 from invlab import metrics
-from invlab.solvers import SOLVERS
 from invlab.stats import paired_difference
 from invlab.viz import show_images
 from IPython.display import Markdown
@@ -54,7 +53,7 @@ def hf(x):
 # %%
 p_sr = invlab.make_problem("sr4", x_true, sigma_y=0.0, seed=SEED)
 WEIGHTINGS = ("linear", "sqrt", "const")
-ex1 = {w: SOLVERS["hrdis"](p_sr, prior, weighting=w, generator=gen()).x for w in WEIGHTINGS}
+ex1 = {w: invlab.solvers.hrdis(p_sr, prior, weighting=w, generator=gen()).x for w in WEIGHTINGS}
 hf_true = float(hf(x_true).mean())
 for w, x in ex1.items():
     print(f"{w:7s} PSNR {float(psnrs(x).mean()):6.2f} dB  HF {float(hf(x).mean()):.3f} (truth {hf_true:.3f})  "
@@ -88,8 +87,8 @@ Markdown(f"`const` gives the most high-frequency energy: against `linear`, "
 # %%
 SIGMA = 0.05
 p_noisy = invlab.make_problem("sr4", x_true, sigma_y=SIGMA, seed=SEED)
-ex2 = {"linear, λ1 = 1": SOLVERS["hrdis"](p_noisy, prior, generator=gen()).x,
-       "clip, λ1 = 0.1": SOLVERS["hrdis"](p_noisy, prior, weighting="clip", lambda1=0.1, generator=gen()).x}
+ex2 = {"linear, λ1 = 1": invlab.solvers.hrdis(p_noisy, prior, generator=gen()).x,
+       "clip, λ1 = 0.1": invlab.solvers.hrdis(p_noisy, prior, weighting="clip", lambda1=0.1, generator=gen()).x}
 res2 = {k: float(metrics.residual(p_noisy, x).mean().sqrt()) / SIGMA for k, x in ex2.items()}
 for k, x in ex2.items():
     print(f"{k:15s} PSNR {float(psnrs(x).mean()):6.2f} dB  residual {res2[k]:.2f} σ_y  HF {float(hf(x).mean()):.3f}")
@@ -117,7 +116,7 @@ Markdown(f"With the linear weighting the run ends with a residual of {res2['line
 # Noiseless SR×4, HRDIS's defaults; the $A^+y$ start is exercise 1's `linear` run.
 
 # %%
-from_zero = SOLVERS["hrdis"](p_sr, prior, x_init=torch.zeros_like(x_true), generator=gen()).x
+from_zero = invlab.solvers.hrdis(p_sr, prior, x_init=torch.zeros_like(x_true), generator=gen()).x
 d3 = paired_difference(psnrs(from_zero), psnrs(ex1["linear"]))
 gap3 = float((from_zero - ex1["linear"]).abs().max())
 print(f"{d3.verdict('zeros', 'A⁺y')}; largest pixel difference {gap3:.3f}")
@@ -142,7 +141,7 @@ Markdown(f"The start does not matter measurably: {d3.verdict('zeros', 'A⁺y')}.
 p_sp = invlab.make_problem("sr4", x_true, noise="speckle", looks=10.0, seed=SEED)
 base4 = psnrs(p_sp.op.pinv(p_sp.y))
 TRIES = {"defaults (λ1 = 1, lr 0.5)": {}, "λ1 = 0.3": dict(lambda1=0.3), "lr 0.1": dict(lr=0.1)}
-ex4 = {k: paired_difference(psnrs(SOLVERS["hrdis"](p_sp, prior, generator=gen(), **kw).x), base4)
+ex4 = {k: paired_difference(psnrs(invlab.solvers.hrdis(p_sp, prior, generator=gen(), **kw).x), base4)
        for k, kw in TRIES.items()}
 for k, d in ex4.items():
     print(f"{k:26s} {d.verdict('HRDIS', 'A⁺y')}")
@@ -169,7 +168,7 @@ Markdown("Against $A^+y$ (per glyph, 4 glyphs): " + "; ".join(f"{k}: {d.verdict(
 
 # %%
 p_long = invlab.make_problem("box_inpaint", x_true[:N_LONG], sigma_y=0.0, seed=SEED)
-ex5 = {n: psnrs(SOLVERS["hrdis"](p_long, prior, steps=n, generator=gen()).x) for n in (333, 1000)}
+ex5 = {n: psnrs(invlab.solvers.hrdis(p_long, prior, steps=n, generator=gen()).x) for n in (333, 1000)}
 d5 = paired_difference(ex5[1000], ex5[333])
 for n, q in ex5.items():
     print(f"ε = {1 / n:.4f} ({n:4d} steps): PSNR per glyph {[round(float(v), 2) for v in q]}")

@@ -86,7 +86,7 @@ tuned = defaults.lookup("pnp_admm", "box_inpaint")["sigma_max"]
 with torch.no_grad():
     seen = box.op.pinv(box.op(torch.ones_like(x_true))) > 0.5          # observed pixels
 hole = ~seen
-ex2 = {sm: SOLVERS["pnp_admm"](box, prior, sigma_max=sm, generator=gen()).x for sm in (tuned, 0.38)}
+ex2 = {sm: invlab.solvers.pnp_admm(box, prior, sigma_max=sm, generator=gen()).x for sm in (tuned, 0.38)}
 
 
 def hole_rmse(x):

@@ -61,7 +61,7 @@ def psnrs(x, ref):
 with open(RESULTS / "ddc.csv") as f:
     dps1000 = next(r for r in csv.DictReader(f) if (r["task"], r["method"]) == ("sr4", "dps-1000"))
 p_sr = invlab.make_problem("sr4", x_true, sigma_y=SIGMA_Y, seed=SEED, factor=4)     # notebook 07's SR×4
-dd = SOLVERS["ddiff"](p_sr, glyph_prior, steps=100, generator=gen())
+dd = invlab.solvers.ddiff(p_sr, glyph_prior, steps=100, generator=gen())
 dd_card = metrics.scorecard(p_sr, dd, labels)
 print(f"DPS-1000 (stored): PSNR {float(dps1000['psnr']):.2f} dB, accuracy {float(dps1000['accuracy']):.2f}, "
       f"NFE {dps1000['nfe']}, VJP {dps1000['vjp']}, {float(dps1000['seconds']):.1f} s")
@@ -160,8 +160,8 @@ p8 = invlab.make_problem("sr4", x8, sigma_y=SIGMA_Y, seed=SEED)
 STEPS = 100
 zeta_default = defaults.lookup("dps", "sr4")["zeta"] * glyph_prior.T / STEPS
 scale = paper_scale(p8)
-ex3 = {"default ζ·T/steps": SOLVERS["dps"](p8, glyph_prior, steps=STEPS, zeta=zeta_default, generator=gen()),
-       "ζ·T/steps·√(D/D_paper)": SOLVERS["dps"](p8, glyph_prior, steps=STEPS, zeta=zeta_default * scale, generator=gen())}
+ex3 = {"default ζ·T/steps": invlab.solvers.dps(p8, glyph_prior, steps=STEPS, zeta=zeta_default, generator=gen()),
+       "ζ·T/steps·√(D/D_paper)": invlab.solvers.dps(p8, glyph_prior, steps=STEPS, zeta=zeta_default * scale, generator=gen())}
 res3 = {k: metrics.residual(p8, r.x).sqrt() for k, r in ex3.items()}
 for k, r in ex3.items():
     print(f"{k:24s} ζ = {float(r.info['zeta']):.3f}: RMS residual {float(res3[k].mean()):.4f} "
