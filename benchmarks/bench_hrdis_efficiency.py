@@ -1,6 +1,6 @@
-"""HRDIS's efficiency claim over many glyphs and seeds: HRDIS at 100 steps against RED-diff at 100 and 1000.
+"""HRDIS against RED-diff over many glyphs and seeds: the steps claim, and equal steps on three tasks.
 
-    python benchmarks/bench_hrdis_efficiency.py [--threads 1] [--n 32] [--seeds 3]
+    python benchmarks/bench_hrdis_efficiency.py [--threads 1] [--n 32] [--seeds 3] [--part steps|equal|both]
 
 The HRDIS paper (Dou et al., ICLR 2025) claims that HRDIS at 100 steps matches RED-diff at 1000.
 Notebook 08's section 5 follows the three runs step by step on 2 glyphs (``bench_hrdis_steps.py``);
@@ -10,6 +10,12 @@ the second stream), SR×4 with noiseless data (problem seed 0, as the notebook),
 seeds, every other setting at the solver's defaults. Writes ``benchmarks/results/hrdis_efficiency.csv``:
 one row per run, seed and glyph (PSNR, the run's NFE and seconds), and prints the paired differences
 (``invlab.stats.paired_difference`` over [seeds, images]).
+
+``--part equal``: the paper's other claim, HRDIS beats RED-diff at equal steps while losing at most
+1 dB of PSNR, on the three tasks of notebook 08's β sweep (box and free-form inpainting, SR×4), same
+glyphs, noiseless data, problem seed 0: HRDIS at β = 0.2 against β = 1 (RED-diff's fresh noise),
+each at the task's default steps and learning rate. Writes ``benchmarks/results/hrdis_equal_steps.csv``
+(one row per task, β, seed and glyph: PSNR, whether the classifier reads the right digit, NFE).
 """
 from __future__ import annotations
 
@@ -23,11 +29,13 @@ from invlab import metrics, stats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = {"HRDIS 100": ("hrdis", 100), "RED-diff 100": ("red_diff", 100), "RED-diff 1000": ("red_diff", 1000)}
+EQUAL_TASKS, EQUAL_BETAS = ("box_inpaint", "freeform_inpaint", "sr4"), (0.2, 1.0)
 
 
 def flags(ap):
     ap.add_argument("--n", type=int, default=32, help="test glyphs (default 32)")
     ap.add_argument("--seeds", type=int, default=3, help="generator seeds per glyph (default 3)")
+    ap.add_argument("--part", choices=("steps", "equal", "both"), default="both", help="which part (default both)")
 
 
 def main(argv=None):
@@ -35,12 +43,39 @@ def main(argv=None):
     if args.n < 2 or args.seeds < 1:
         raise SystemExit(f"--n: need at least 2 glyphs and --seeds at least 1, got {args.n} and {args.seeds}")
     prior = invlab.load_prior("glyphs32")
-    x, _ = invlab.glyphs(args.n, split="test", seed=0)
+    x, labels = invlab.glyphs(args.n, split="test", seed=0)
+    if args.part in ("steps", "both"):
+        steps_part(prior, x, args.seeds)
+    if args.part in ("equal", "both"):
+        equal_part(prior, x, labels, args.seeds)
+
+
+def equal_part(prior, x, labels, seeds):
+    rows = []
+    for task in EQUAL_TASKS:
+        p = invlab.make_problem(task, x, sigma_y=0.0, seed=0)
+        psnr = {}
+        for beta in EQUAL_BETAS:
+            per_seed = []
+            for seed in range(seeds):
+                r = invlab.solvers.hrdis(p, prior, beta=beta, generator=torch.Generator().manual_seed(seed))
+                q, ok = metrics.psnr(r.x, x), metrics.classifier_accuracy(r.x.clamp(-1, 1), labels)
+                per_seed.append(q)
+                rows += [{"task": task, "beta": beta, "seed": seed, "image": i, "psnr": f"{float(v):.4f}",
+                          "correct": int(float(c) > 0.5), "nfe": r.nfe} for i, (v, c) in enumerate(zip(q, ok))]
+            psnr[beta] = torch.stack(per_seed)
+            write_csv(str(RESULTS / "hrdis_equal_steps.csv"), rows)
+        print(f"{task}: {stats.paired_difference(psnr[0.2], psnr[1.0]).verdict('HRDIS (β = 0.2)', 'RED-diff (β = 1)')}",
+              flush=True)
+    print(f"wrote {RESULTS / 'hrdis_equal_steps.csv'} ({len(rows)} rows)")
+
+
+def steps_part(prior, x, seeds):
     p = invlab.make_problem("sr4", x, sigma_y=0.0, seed=0)
     rows, psnr = [], {}
     for name, (solver, steps) in RUNS.items():
         per_seed = []
-        for seed in range(args.seeds):
+        for seed in range(seeds):
             r = invlab.SOLVERS[solver](p, prior, steps=steps, generator=torch.Generator().manual_seed(seed))
             q = metrics.psnr(r.x, x)
             per_seed.append(q)

@@ -214,13 +214,50 @@ for task, d in hr_vs_dr.items():
     print(task, {k: f"HRDIS {a:.2f} / RED-diff {b:.2f}" for k, (a, b) in d.items()})
 for task in ("box_inpaint", "sr4"):
     assert hr_vs_dr[task]["psnr"][0] > hr_vs_dr[task]["psnr"][1] - 1.0         # HRDIS loses < 1 dB (here: none)
-assert hr_vs_dr["freeform_inpaint"]["psnr"][0] < hr_vs_dr["freeform_inpaint"]["psnr"][1] - 1.0   # fails here
+assert hr_vs_dr["freeform_inpaint"]["psnr"][0] < hr_vs_dr["freeform_inpaint"]["psnr"][1] - 1.0   # in this one run
 for task in ("box_inpaint", "sr4"):
     assert hr_vs_dr[task]["accuracy"][0] > hr_vs_dr[task]["accuracy"][1]         # HRDIS reads better
 top2 = {task: sorted(BETAS, key=lambda b: -sweep[task, b]["psnr"])[:2] for task in TASKS3}
 print("best two β by PSNR:", top2)
 assert sum(0.2 in t for t in top2.values()) >= 2          # β = 0.2 is among the best two on 2 of 3 tasks
 assert 0.2 not in top2["freeform_inpaint"]                 # but not on free-form inpainting (measured)
+
+# %% [markdown]
+# That table is one run on 16 glyphs, and a dB here or there on a few glyphs is within the spread of
+# seeds. `python benchmarks/bench_hrdis_efficiency.py --part equal` ran the two rows the paper compares,
+# HR (β = 0.2) and DR (β = 1, RED-diff), again on the first 32 test glyphs × 3 solver seeds, each task
+# at its default steps; the differences HRDIS − RED-diff below are paired over those 96 runs.
+
+# %%
+with open(RESULTS / "hrdis_equal_steps.csv") as f:
+    eq_rows = list(csv.DictReader(f))
+
+
+def eq_runs(task, beta, key):
+    """[seeds, glyphs] of one column of the equal-steps runs."""
+    seeds = sorted({int(r["seed"]) for r in eq_rows})
+    return torch.tensor([[float(r[key]) for r in eq_rows
+                          if r["task"] == task and float(r["beta"]) == beta and int(r["seed"]) == sd] for sd in seeds])
+
+
+hr_dr = {t: paired_difference(eq_runs(t, 0.2, "psnr"), eq_runs(t, 1.0, "psnr"), generator=gen()) for t in TASKS3}
+hr_dr_acc = {t: paired_difference(eq_runs(t, 0.2, "correct"), eq_runs(t, 1.0, "correct"), generator=gen())
+             for t in TASKS3}
+
+
+def within_1db(d):
+    """The paper's "loses at most 1 dB", read from the interval of HRDIS − RED-diff."""
+    return "holds" if d.low > -1 else ("fails" if d.high < -1 else "is not established")
+
+
+for t in TASKS3:
+    print(f"{t:16s} PSNR: {hr_dr[t].verdict('HRDIS', 'RED-diff')}; accuracy: "
+          f"{hr_dr_acc[t].verdict('HRDIS', 'RED-diff', unit='', digits=2)}; within 1 dB {within_1db(hr_dr[t])}")
+
+# %%
+assert hr_dr["sr4"].low > 0 and within_1db(hr_dr["sr4"]) == "holds"              # SR×4: HRDIS measurably ahead
+assert all(hr_dr[t].holds_zero and within_1db(hr_dr[t]) == "is not established"  # inpainting: no measurable
+           for t in ("box_inpaint", "freeform_inpaint"))                          # difference, a 1 dB loss not excluded
 
 # %% [markdown]
 # ## 4 · Diversity: eight seeds for one measurement
@@ -533,14 +570,16 @@ w.interact_manual.options(manual_name="Run")(
 # %%
 HRDIS_PAPER = {"max_psnr_loss_db": 1.0, "beta": 0.2, "shift": 1e-2, "fewer_steps": 10}   # [HRDIS], as claimed
 tn = {"box_inpaint": "box inpainting", "freeform_inpaint": "free-form inpainting", "sr4": "SR×4"}
-gain = {t: hr_vs_dr[t]["psnr"][0] - hr_vs_dr[t]["psnr"][1] for t in TASKS3}
 Markdown(
     f"- *HRDIS beats RED-diff in perceptual quality at equal steps, losing at most {HRDIS_PAPER['max_psnr_loss_db']:g} dB "
-    "of PSNR*: HRDIS − RED-diff in PSNR " + ", ".join(f"{gain[t]:+.2f}".replace("-", "−") + f" dB on {tn[t]}" for t in TASKS3)
-    + " — the claim fails on free-form inpainting. Classifier accuracy: "
-    + ", ".join(f"{hr_vs_dr[t]['accuracy'][0]:.2f} against {hr_vs_dr[t]['accuracy'][1]:.2f} on {tn[t]}" for t in TASKS3)
+    "of PSNR*: over 32 glyphs × 3 seeds, HRDIS − RED-diff in PSNR "
+    + "; ".join(f"{tn[t]} {hr_dr[t].mean:+.2f} dB (95 % CI {hr_dr[t].low:+.2f} to {hr_dr[t].high:+.2f}): within 1 dB "
+                f"{within_1db(hr_dr[t])}" for t in TASKS3)
+    + ". Classifier accuracy, HRDIS − RED-diff: "
+    + ", ".join(f"{hr_dr_acc[t].mean:+.2f} on {tn[t]} (95 % CI {hr_dr_acc[t].low:+.2f} to {hr_dr_acc[t].high:+.2f})"
+                for t in TASKS3)
     + ". The Fréchet distance and the high-frequency energy do **not** consistently favour HRDIS on our prior (the "
-    "table of section 3): on glyphs, RED-diff's outputs are not visibly blurrier.\n"
+    "one-run table of section 3): on glyphs, RED-diff's outputs are not visibly blurrier.\n"
     f"- *β = {HRDIS_PAPER['beta']:g} is a good default*: the best two β by PSNR are "
     + "; ".join(f"{tn[t]}: {', '.join(f'{b:g}' for b in top2[t])}" for t in TASKS3) + ".\n"
     f"- *Diversity*: HRDIS's outputs vary more across seeds than RED-diff's (pixel-wise std {std[0.2]:.3f} against "
