@@ -195,9 +195,13 @@ def resample(problem, prior, *, steps: int = 500, scale: float | None = None, ev
     The optimisations are AdamW: the pixel one at lr 1e-2 for at most 2000 iterations, the latent one at
     lr 5e-3 for at most 500, stopped once the loss is above its value ``patience`` = 200 iterations
     earlier; both stop below a mean squared residual ``tol`` = (1e-3)². ``scale`` comes from the defaults
-    table (the code's 0.5, or the value tuned on the shipped latent prior, beside it) at 500 steps and is
-    multiplied by 500/steps at other step counts (the total pull stays fixed, as for every latent solver
-    here). Three places differ from the authors' code, each named: ẑ_0 is Tweedie's formula
+    table (the code's 0.5 at 500 steps; 2× and 4× it measured no better on the shipped latent
+    prior, ``benchmarks/bench_latent.py --only-resample-tuning``) and is multiplied by 500/steps at
+    other step counts (the total pull stays fixed, as for every latent solver here). With σ_y > 0 the
+    residual never falls below ``tol``, so the pixel optimisations run all their iterations (the code's
+    comment leaves the threshold to be tuned to the noise level).
+
+    Three places differ from the authors' code, each named: ẑ_0 is Tweedie's formula
     (z − √(1−ᾱ) ε̂)/√ᾱ as the paper writes it — the code's ``pseudo_x0`` has (1 − ᾱ) in place of
     √(1−ᾱ); each time-travel step is a DDIM step from the time of its input to the next (the code
     evaluates the network at the next time but takes the DDIM coefficients of the step before); and
