@@ -1,6 +1,6 @@
 """HRDIS against RED-diff over many glyphs and seeds: the steps claim, and equal steps on three tasks.
 
-    python benchmarks/bench_hrdis_efficiency.py [--threads 1] [--n 32] [--seeds 3] [--part steps|equal|both]
+    python benchmarks/bench_hrdis_efficiency.py [--threads 1] [--n 32] [--seeds 3] [--part steps|equal|diversity|all]
 
 The HRDIS paper (Dou et al., ICLR 2025) claims that HRDIS at 100 steps matches RED-diff at 1000.
 Notebook 08's section 5 follows the three runs step by step on 2 glyphs (``bench_hrdis_steps.py``);
@@ -16,6 +16,13 @@ one row per run, seed and glyph (PSNR, the run's NFE and seconds), and prints th
 glyphs, noiseless data, problem seed 0: HRDIS at β = 0.2 against β = 1 (RED-diff's fresh noise),
 each at the task's default steps and learning rate. Writes ``benchmarks/results/hrdis_equal_steps.csv``
 (one row per task, β, seed and glyph: PSNR, whether the classifier reads the right digit, NFE).
+
+``--part diversity``: the diversity claim (RED-diff returns nearly the same image whatever the seed,
+HRDIS keeps some diversity) over glyphs instead of one: box inpainting of each of the first 16 test
+glyphs, noiseless, repeated 8 times in one call (generator seed 3, as notebook 08's one-glyph run),
+HRDIS at β = 0.2 and β = 1 with box inpainting's defaults. Writes
+``benchmarks/results/hrdis_diversity.csv``: per β and glyph the pixel-wise standard deviation over
+the 8 samples, averaged over the pixels.
 """
 from __future__ import annotations
 
@@ -35,7 +42,8 @@ EQUAL_TASKS, EQUAL_BETAS = ("box_inpaint", "freeform_inpaint", "sr4"), (0.2, 1.0
 def flags(ap):
     ap.add_argument("--n", type=int, default=32, help="test glyphs (default 32)")
     ap.add_argument("--seeds", type=int, default=3, help="generator seeds per glyph (default 3)")
-    ap.add_argument("--part", choices=("steps", "equal", "both"), default="both", help="which part (default both)")
+    ap.add_argument("--part", choices=("steps", "equal", "diversity", "all"), default="all",
+                    help="which part (default all)")
 
 
 def main(argv=None):
@@ -44,10 +52,28 @@ def main(argv=None):
         raise SystemExit(f"--n: need at least 2 glyphs and --seeds at least 1, got {args.n} and {args.seeds}")
     prior = invlab.load_prior("glyphs32")
     x, labels = invlab.glyphs(args.n, split="test", seed=0)
-    if args.part in ("steps", "both"):
+    if args.part in ("steps", "all"):
         steps_part(prior, x, args.seeds)
-    if args.part in ("equal", "both"):
+    if args.part in ("equal", "all"):
         equal_part(prior, x, labels, args.seeds)
+    if args.part in ("diversity", "all"):
+        diversity_part(prior)
+
+
+def diversity_part(prior, n=16, samples=8):
+    x = invlab.glyphs(n, split="test", seed=0)[0]
+    rows, std = [], {}
+    for beta in EQUAL_BETAS:
+        per_glyph = []
+        for i in range(n):
+            p = invlab.make_problem("box_inpaint", x[i:i + 1], sigma_y=0.0, seed=0).repeat(samples)
+            r = invlab.solvers.hrdis(p, prior, beta=beta, generator=torch.Generator().manual_seed(3))
+            per_glyph.append(float(r.x.std(0).mean()))
+            rows.append({"beta": beta, "image": i, "samples": samples, "std": f"{per_glyph[-1]:.5f}"})
+        std[beta] = torch.tensor(per_glyph)
+        write_csv(str(RESULTS / "hrdis_diversity.csv"), rows)
+    print(stats.paired_difference(std[0.2], std[1.0]).verdict("HRDIS (β = 0.2)", "RED-diff (β = 1)", unit="", digits=4))
+    print(f"wrote {RESULTS / 'hrdis_diversity.csv'} ({len(rows)} rows)")
 
 
 def equal_part(prior, x, labels, seeds):

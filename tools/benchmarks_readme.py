@@ -645,6 +645,23 @@ def section_hrdis_efficiency() -> list[str]:
         *table(["run", "PSNR", "minus HRDIS 100", "runs", "NFE"], body),
         "",
         *section_hrdis_equal_steps(),
+        *section_hrdis_diversity(),
+    ]
+
+
+def section_hrdis_diversity() -> list[str]:
+    rows = read_csv("hrdis_diversity")
+    body = []
+    for beta in dict.fromkeys(r["beta"] for r in rows):
+        v = [float(r["std"]) for r in rows if r["beta"] == beta]
+        body.append([f"{float(beta):g}", str(len(v)), num(sum(v) / len(v), 4), num(min(v), 4), num(max(v), 4)])
+    return [
+        *provenance("hrdis_diversity", rows),
+        "Diversity: box inpainting of each of the first 16 test glyphs repeated 8 times, noiseless; per glyph the",
+        "pixel-wise standard deviation over the 8 samples, averaged over the image (notebook 08 pairs the glyphs):",
+        "",
+        *table(["β", "glyphs", "mean spread", "smallest", "largest"], body),
+        "",
     ]
 
 
