@@ -78,3 +78,30 @@ def script_args(doc: str, argv=None, flags: Callable | None = None):
     if args.threads:
         torch.set_num_threads(args.threads)
     return args
+
+
+def seeds_and_glyphs(ap, glyphs: str = "glyphs") -> None:
+    """The ``--n`` and ``--seeds`` flags of the scripts that pair runs over glyphs × solver seeds."""
+    ap.add_argument("--n", type=int, default=32, help=f"{glyphs} (default 32)")
+    ap.add_argument("--seeds", type=int, default=3, help="generator seeds per glyph (default 3)")
+
+
+def check_seeds_and_glyphs(args) -> None:
+    if args.n < 2 or args.seeds < 1:
+        raise SystemExit(f"--n: need at least 2 glyphs and --seeds at least 1, got {args.n} and {args.seeds}")
+
+
+def seeded_psnr(solve: Callable, x, seeds: int, cols: dict):
+    """``solve(generator)`` for generator seeds 0 … seeds − 1: the [seeds, images] PSNR against ``x``, one row
+    per seed and image (``cols``, then seed, image, PSNR, NFE and seconds) and the last run's Result."""
+    import torch
+
+    from invlab import metrics
+    rows, per_seed = [], []
+    for seed in range(seeds):
+        r = solve(torch.Generator().manual_seed(seed))
+        q = metrics.psnr(r.x, x)
+        per_seed.append(q)
+        rows += [{**cols, "seed": seed, "image": i, "psnr": f"{float(v):.4f}", "nfe": r.nfe,
+                  "seconds": f"{r.seconds:.2f}"} for i, v in enumerate(q)]
+    return torch.stack(per_seed), rows, r

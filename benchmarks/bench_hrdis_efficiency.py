@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from _tables import script_args, write_csv
+from _tables import check_seeds_and_glyphs, script_args, seeded_psnr, seeds_and_glyphs, write_csv
 
 import invlab
 from invlab import metrics, stats
@@ -40,16 +40,14 @@ EQUAL_TASKS, EQUAL_BETAS = ("box_inpaint", "freeform_inpaint", "sr4"), (0.2, 1.0
 
 
 def flags(ap):
-    ap.add_argument("--n", type=int, default=32, help="test glyphs (default 32)")
-    ap.add_argument("--seeds", type=int, default=3, help="generator seeds per glyph (default 3)")
+    seeds_and_glyphs(ap, "test glyphs")
     ap.add_argument("--part", choices=("steps", "equal", "diversity", "all"), default="all",
                     help="which part (default all)")
 
 
 def main(argv=None):
     args = script_args(__doc__, argv, flags)
-    if args.n < 2 or args.seeds < 1:
-        raise SystemExit(f"--n: need at least 2 glyphs and --seeds at least 1, got {args.n} and {args.seeds}")
+    check_seeds_and_glyphs(args)
     prior = invlab.load_prior("glyphs32")
     x, labels = invlab.glyphs(args.n, split="test", seed=0)
     if args.part in ("steps", "all"):
@@ -100,14 +98,9 @@ def steps_part(prior, x, seeds):
     p = invlab.make_problem("sr4", x, sigma_y=0.0, seed=0)
     rows, psnr = [], {}
     for name, (solver, steps) in RUNS.items():
-        per_seed = []
-        for seed in range(seeds):
-            r = invlab.SOLVERS[solver](p, prior, steps=steps, generator=torch.Generator().manual_seed(seed))
-            q = metrics.psnr(r.x, x)
-            per_seed.append(q)
-            rows += [{"run": name, "seed": seed, "image": i, "psnr": f"{float(v):.4f}", "nfe": r.nfe,
-                      "seconds": f"{r.seconds:.2f}"} for i, v in enumerate(q)]
-        psnr[name] = torch.stack(per_seed)
+        psnr[name], new, r = seeded_psnr(lambda g: invlab.SOLVERS[solver](p, prior, steps=steps, generator=g), x,
+                                         seeds, {"run": name})
+        rows += new
         print(f"{name:14s} {float(psnr[name].mean()):6.2f} dB  ({r.seconds:.0f} s a run)", flush=True)
         write_csv(str(RESULTS / "hrdis_efficiency.csv"), rows)    # after every run: an interrupted run keeps its rows
     for a, b in (("HRDIS 100", "RED-diff 100"), ("RED-diff 1000", "HRDIS 100")):

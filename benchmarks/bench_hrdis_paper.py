@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from _tables import script_args, write_csv
+from _tables import check_seeds_and_glyphs, script_args, seeded_psnr, seeds_and_glyphs, write_csv
 
 import invlab
-from invlab import metrics, stats
+from invlab import stats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGMA_Y = 0.05
@@ -42,28 +41,17 @@ ARMS = {
 }
 
 
-def flags(ap):
-    ap.add_argument("--n", type=int, default=32, help="held-out glyphs (default 32)")
-    ap.add_argument("--seeds", type=int, default=3, help="generator seeds per glyph (default 3)")
-
-
 def main(argv=None):
-    args = script_args(__doc__, argv, flags)
-    if args.n < 2 or args.seeds < 1:
-        raise SystemExit(f"--n: need at least 2 glyphs and --seeds at least 1, got {args.n} and {args.seeds}")
+    args = script_args(__doc__, argv, lambda ap: seeds_and_glyphs(ap, "held-out glyphs"))
+    check_seeds_and_glyphs(args)
     prior = invlab.load_prior("glyphs32")
     x, _ = invlab.glyphs(args.n, split="test", seed=1)
     rows, psnr = [], {}
     for (task, arm), (solver, kw) in ARMS.items():
         p = invlab.make_problem(task, x, sigma_y=SIGMA_Y, seed=1)
-        per_seed = []
-        for seed in range(args.seeds):
-            r = invlab.SOLVERS[solver](p, prior, **kw, generator=torch.Generator().manual_seed(seed))
-            q = metrics.psnr(r.x, x)
-            per_seed.append(q)
-            rows += [{"task": task, "arm": arm, "seed": seed, "image": i, "psnr": f"{float(v):.4f}",
-                      "nfe": r.nfe, "seconds": f"{r.seconds:.2f}"} for i, v in enumerate(q)]
-        psnr[task, arm] = torch.stack(per_seed)
+        psnr[task, arm], new, r = seeded_psnr(lambda g: invlab.SOLVERS[solver](p, prior, **kw, generator=g), x,
+                                              args.seeds, {"task": task, "arm": arm})
+        rows += new
         print(f"{task:16s} {arm:28s} {float(psnr[task, arm].mean()):6.2f} dB  ({r.seconds:.0f} s a run)", flush=True)
         write_csv(str(RESULTS / "hrdis_paper.csv"), rows)       # after every arm: an interrupted run keeps its rows
     for task in dict.fromkeys(t for t, _ in ARMS):
