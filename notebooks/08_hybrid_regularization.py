@@ -58,6 +58,15 @@ def high_freq(x):
     return float(metrics.laplacian_energy(x).mean())
 
 
+def seeds_by_glyphs(rows, key="psnr", **match):
+    """[seeds, glyphs] of column ``key`` over a benchmark's rows (one per seed and glyph) whose columns
+    equal ``match``: the shape :func:`paired_difference` pairs over glyphs and seeds."""
+    v = {(int(r["seed"]), int(r["image"])): float(r[key]) for r in rows
+         if all(r[k] == str(m) for k, m in match.items())}
+    seeds, glyphs = sorted({s for s, _ in v}), sorted({i for _, i in v})
+    return torch.tensor([[v[s, i] for i in glyphs] for s in seeds], dtype=torch.float64)
+
+
 # %% [markdown]
 # ## 1 · The variational view
 #
@@ -233,16 +242,10 @@ with open(RESULTS / "hrdis_equal_steps.csv") as f:
     eq_rows = list(csv.DictReader(f))
 
 
-def eq_runs(task, beta, key):
-    """[seeds, glyphs] of one column of the equal-steps runs."""
-    seeds = sorted({int(r["seed"]) for r in eq_rows})
-    return torch.tensor([[float(r[key]) for r in eq_rows
-                          if r["task"] == task and float(r["beta"]) == beta and int(r["seed"]) == sd] for sd in seeds])
-
-
-hr_dr = {t: paired_difference(eq_runs(t, 0.2, "psnr"), eq_runs(t, 1.0, "psnr"), generator=gen()) for t in TASKS3}
-hr_dr_acc = {t: paired_difference(eq_runs(t, 0.2, "correct"), eq_runs(t, 1.0, "correct"), generator=gen())
-             for t in TASKS3}
+hr_dr = {t: paired_difference(seeds_by_glyphs(eq_rows, task=t, beta=0.2), seeds_by_glyphs(eq_rows, task=t, beta=1.0),
+                              generator=gen()) for t in TASKS3}
+hr_dr_acc = {t: paired_difference(seeds_by_glyphs(eq_rows, "correct", task=t, beta=0.2),
+                                  seeds_by_glyphs(eq_rows, "correct", task=t, beta=1.0), generator=gen()) for t in TASKS3}
 
 
 def within_1db(d):
@@ -362,9 +365,7 @@ for name, r in eff.items():
 # %%
 with open(RESULTS / "hrdis_efficiency.csv") as f:
     eff_rows = list(csv.DictReader(f))
-eff_seeds = sorted({int(r["seed"]) for r in eff_rows})
-many = {name: torch.tensor([[float(r["psnr"]) for r in eff_rows if r["run"] == name and int(r["seed"]) == sd]
-                            for sd in eff_seeds]) for name in RUNS}           # [seeds, glyphs]
+many = {name: seeds_by_glyphs(eff_rows, run=name) for name in RUNS}
 equal_steps = paired_difference(many["HRDIS 100"], many["RED-diff 100"], generator=gen())
 ten_x = paired_difference(many["RED-diff 1000"], many["HRDIS 100"], generator=gen())
 print({name: round(float(v.mean()), 2) for name, v in many.items()}, f"(dB, {many['HRDIS 100'].numel()} runs each)")
@@ -498,18 +499,9 @@ with open(RESULTS / "hrdis_paper.csv") as f:
     paper_rows = list(csv.DictReader(f))
 arms_of = {}
 for r in paper_rows:
-    arms_of.setdefault(r["task"], {}).setdefault(r["arm"], {})[int(r["seed"]), int(r["image"])] = float(r["psnr"])
-n_seeds = 1 + max(int(r["seed"]) for r in paper_rows)
-n_held = 1 + max(int(r["image"]) for r in paper_rows)
-
-
-def arm(task, name):
-    """[seeds, glyphs] PSNRs of one arm."""
-    v = arms_of[task][name]
-    return torch.tensor([[v[s, i] for i in range(n_held)] for s in range(n_seeds)], dtype=torch.float64)
-
-
-special = {t: {a: arm(t, a) for a in arms_of[t]} for t in arms_of}
+    arms_of.setdefault(r["task"], {})[r["arm"]] = None                 # each task's arms, in the file's order
+special = {t: {a: seeds_by_glyphs(paper_rows, task=t, arm=a) for a in arms_of[t]} for t in arms_of}
+n_seeds, n_held = special["phase_retrieval"]["red_diff"].shape
 warm = paired_difference(special["phase_retrieval"]["hrdis, warm start 0.5"],
                          special["phase_retrieval"]["hrdis, no warm start"])
 red_pr = paired_difference(special["phase_retrieval"]["red_diff"], special["phase_retrieval"]["hrdis, no warm start"])
